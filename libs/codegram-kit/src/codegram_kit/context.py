@@ -1,0 +1,27 @@
+"""Per-request context (request id) carried in contextvars so logs, gRPC and events can read it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accept_request_id(candidate: str | None) -> str:
+    """The client's request id when it is a sane token, else a fresh one."""
+    if candidate and _SANE_REQUEST_ID.match(candidate):
+        return candidate
+    return new_request_id()
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()

@@ -1,0 +1,134 @@
+"""The HTTP side of a process: app factory, health/readiness/metrics endpoints, request middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from codegram_kit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from codegram_kit.errors import install_error_handlers
+from codegram_kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from codegram_kit.tracing import extract
+
+log = logging.getLogger("codegram.http")
+
+ReadinessCheck = Callable[[], Awaitable[Any]]
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: request id, trace span, metrics and one access-log line per request."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self.tracer = trace.get_tracer("codegram.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
+        token = request_id_var.set(request_id)
+        ctx_token = otel_context.attach(extract(headers))
+        status = 500
+        start = time.perf_counter()
+        method = scope["method"]
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            with self.tracer.start_as_current_span(
+                f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
+            ) as span:
+                span.set_attribute("http.request.method", method)
+                await self.app(scope, receive, send_with_id)
+                span.set_attribute("http.response.status_code", status)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            route_label = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(self.service, method, route_label, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, route_label).observe(elapsed)
+            if scope["path"] not in _QUIET_PATHS:
+                log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            otel_context.detach(ctx_token)
+            request_id_var.reset(token)
+
+
+def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
+    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus text)."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in readiness.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # a failed check is an answer, not a crash
+                ok = False
+                results[name] = "unavailable"
+                log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    service: str,
+    *,
+    title: str,
+    readiness: dict[str, ReadinessCheck] | None = None,
+    lifespan: Any = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    add_operational_routes(app, readiness if readiness is not None else {})
+    app.add_middleware(RequestContextMiddleware, service=service)
+    return app

@@ -1,0 +1,169 @@
+"""One service process: HTTP and gRPC servers, the outbox relay and consumers, drained on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI
+from grpc import aio
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from codegram_kit import events, migrations
+from codegram_kit.auth import TokenVerifier
+from codegram_kit.db import Database, create_engine
+from codegram_kit.grpc import GrpcServer
+from codegram_kit.http import create_app
+from codegram_kit.logging import configure_logging
+from codegram_kit.outbox import Outbox, OutboxRelay
+from codegram_kit.settings import ServiceSettings
+from codegram_kit.tracing import configure_tracing
+
+log = logging.getLogger("codegram.service")
+
+ConsumerFactory = Callable[["ServiceRuntime"], events.IdempotentConsumer]
+GrpcRegistrar = Callable[["ServiceRuntime", aio.Server], Iterable[str]]
+
+
+class ServiceRuntime:
+    """The shared resources of one service process, built from its settings at start-up."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        metadata: sa.MetaData,
+        outbox_table: sa.Table,
+        processed_table: sa.Table,
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.db = Database(create_engine(settings.database_url, settings.schema, settings.db_pool_size))
+        self.outbox = Outbox(outbox_table)
+        self.outbox_table = outbox_table
+        self.processed_table = processed_table
+        self.verifier = TokenVerifier.from_settings(settings)
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[events.IdempotentConsumer] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def nats_ready(self) -> None:
+        if self.nc is None or not self.nc.is_connected:
+            raise ConnectionError("nats is not connected")
+        await self.nc.flush(timeout=2)
+
+    def readiness(self) -> dict[str, Callable[[], Any]]:
+        return {"database": self.db.ping, "nats": self.nats_ready}
+
+    async def start_messaging(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
+        self.nc = await events.connect(self.settings.nats_url, f"codegram-{self.settings.service_name}")
+        self.js = self.nc.jetstream()
+        await events.ensure_stream(self.js)
+        self.relay = OutboxRelay(
+            self.settings.service_name,
+            self.db,
+            self.outbox_table,
+            self.js,
+            poll_interval=self.settings.outbox_poll_interval_seconds,
+        )
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for factory in consumer_factories:
+            consumer = factory(self)
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+
+    async def stop_messaging(self) -> None:
+        if self.relay:
+            self.relay.stop()
+        for consumer in self.consumers:
+            consumer.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+        if self.nc is not None and self.nc.is_connected:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+
+def build_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    routers: Sequence[Any] = (),
+    grpc_registrars: Sequence[GrpcRegistrar] = (),
+    consumers: Sequence[ConsumerFactory] = (),
+) -> FastAPI:
+    """The FastAPI app whose lifespan is the process: it starts and drains gRPC and messaging too."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        grpc_server = GrpcServer(settings.service_name, settings.grpc_port)
+        for registrar in grpc_registrars:
+            grpc_server.register(lambda server, r=registrar: r(runtime, server))
+        await grpc_server.start()
+        await runtime.start_messaging(consumers)
+        log.info("service started", extra={"http_port": settings.http_port, "grpc_port": settings.grpc_port})
+        try:
+            yield
+        finally:
+            # uvicorn has stopped taking requests; now drain gRPC, then messaging, then the pool.
+            await grpc_server.stop(settings.shutdown_grace_seconds)
+            await runtime.stop_messaging()
+            await runtime.db.dispose()
+            log.info("service stopped")
+
+    app = create_app(settings.service_name, title=title, readiness=runtime.readiness(), lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = runtime.verifier
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def main(
+    settings: ServiceSettings,
+    *,
+    metadata: sa.MetaData,
+    versions_dir: Path,
+    app_factory: Callable[[ServiceSettings], FastAPI],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """`codegram-<svc> [serve]` or `codegram-<svc> migrate`."""
+    parser = argparse.ArgumentParser(prog=f"codegram-{settings.service_name}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        migrations.upgrade(settings.database_url, settings.schema, versions_dir, metadata)
+        log.info("migrations applied", extra={"schema": settings.schema})
+        return 0
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    serve(app_factory(settings), settings)
+    return 0

@@ -1,0 +1,1 @@
+"""The users service: profiles, profile search, and the GitHub-linked user record."""

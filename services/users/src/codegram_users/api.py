@@ -1,0 +1,89 @@
+"""The users service's public HTTP API (API.md "Users"), called only through the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from codegram_kit.auth import CurrentPrincipal
+from codegram_kit.responses import etag_json, page_response
+from codegram_kit.schemas import MAX_LIMIT, Page
+from codegram_kit.service import ServiceRuntime
+from codegram_users.domain import User
+from codegram_users.schemas import GitHubSummary, UserMe, UserRead, UserStats, UserUpdate
+from codegram_users.service import UserService
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+async def _user_service(request: Request) -> AsyncIterator[UserService]:
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.db.unit_of_work() as session:
+        yield UserService(session, runtime.outbox)
+
+
+Users = Annotated[UserService, Depends(_user_service)]
+
+
+def to_read(user: User) -> UserRead:
+    return UserRead(**_public_fields(user))
+
+
+def to_me(user: User) -> UserMe:
+    return UserMe(**_public_fields(user), email=user.email)
+
+
+def _public_fields(user: User) -> dict:
+    gh = user.github
+    return {
+        "id": str(user.id),
+        "username": user.username,
+        "full_name": user.full_name,
+        "avatar_url": user.avatar_url,
+        "bio": user.bio,
+        "location": user.location,
+        "website": user.website,
+        "created_at": user.created_at,
+        "stats": UserStats(
+            followers=user.followers, following=user.following, snippets=user.snippets, docs=user.docs
+        ),
+        "github": GitHubSummary(
+            login=gh.login,
+            followers=gh.followers,
+            following=gh.following,
+            public_repos=gh.public_repos,
+            synced_at=gh.synced_at,
+        )
+        if gh
+        else None,
+    }
+
+
+@router.get("/users/me", response_model=UserMe, summary="Your own profile, with private fields")
+async def get_me(principal: CurrentPrincipal, users: Users) -> UserMe:
+    return to_me(await users.get(principal.user_id))
+
+
+@router.patch("/users/me", response_model=UserMe, summary="Update your profile")
+async def patch_me(body: UserUpdate, principal: CurrentPrincipal, users: Users) -> UserMe:
+    user = await users.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
+    return to_me(user)
+
+
+@router.get("/users", response_model=Page[UserRead], summary="Search users by username or name prefix")
+async def search_users(
+    request: Request,
+    users: Users,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    found, next_cursor = await users.search(q, cursor, limit)
+    return page_response(request, [to_read(u) for u in found], limit, next_cursor)
+
+
+@router.get("/users/{username}", response_model=UserRead, summary="A user's public profile")
+async def get_user(request: Request, username: Annotated[str, Path(max_length=100)], users: Users) -> Response:
+    return etag_json(request, to_read(await users.get_by_username(username)))

@@ -1,0 +1,152 @@
+"""Every query of the users service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_users.domain import GitHubAccount, GitHubLink, User
+from codegram_users.models import full_name_key, username_key, users
+
+
+def _to_user(row: sa.Row[Any]) -> User:
+    github = None
+    if row.github_id is not None:
+        github = GitHubLink(
+            id=row.github_id,
+            login=row.github_login,
+            followers=row.github_followers,
+            following=row.github_following,
+            public_repos=row.github_public_repos,
+            synced_at=row.github_synced_at,
+        )
+    return User(
+        id=row.id,
+        username=row.username,
+        full_name=row.full_name,
+        avatar_url=row.avatar_url,
+        bio=row.bio,
+        location=row.location,
+        website=row.website,
+        email=row.email,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        followers=row.followers_count,
+        following=row.following_count,
+        snippets=row.snippets_count,
+        docs=row.docs_count,
+        github=github,
+    )
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_id(self, user_id: UUID, *, for_update: bool = False) -> User | None:
+        query = sa.select(users).where(users.c.id == user_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return _to_user(row) if row else None
+
+    async def by_ids(self, ids: Sequence[UUID]) -> list[User]:
+        if not ids:
+            return []
+        rows = (await self.session.execute(sa.select(users).where(users.c.id.in_(ids)))).all()
+        return [_to_user(r) for r in rows]
+
+    async def by_username(self, username: str) -> User | None:
+        query = sa.select(users).where(username_key == username.lower())
+        row = (await self.session.execute(query)).first()
+        return _to_user(row) if row else None
+
+    async def by_github_id(self, github_id: int, *, for_update: bool = False) -> User | None:
+        query = sa.select(users).where(users.c.github_id == github_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return _to_user(row) if row else None
+
+    async def username_taken(self, username: str) -> bool:
+        query = sa.select(sa.literal(1)).where(username_key == username.lower())
+        return (await self.session.execute(query)).first() is not None
+
+    async def search(self, prefix: str | None, after: str | None, limit: int) -> list[User]:
+        """Users whose username or full name starts with `prefix`, in username order (keyset)."""
+        query = sa.select(users).order_by(username_key).limit(limit)
+        if prefix:
+            pattern = _like_prefix(prefix.lower())
+            query = query.where(
+                sa.or_(username_key.like(pattern, escape="\\"), full_name_key.like(pattern, escape="\\"))
+            )
+        if after is not None:
+            query = query.where(username_key > after)
+        rows = (await self.session.execute(query)).all()
+        return [_to_user(r) for r in rows]
+
+    async def insert_from_github(self, user_id: UUID, username: str, account: GitHubAccount) -> User:
+        now = datetime.now(UTC)
+        row = (
+            await self.session.execute(
+                sa.insert(users)
+                .values(
+                    id=user_id,
+                    username=username,
+                    created_at=now,
+                    updated_at=now,
+                    github_synced_at=now,
+                    **_github_values(account),
+                    full_name=account.name,
+                    avatar_url=account.avatar_url,
+                    bio=account.bio,
+                    location=account.location,
+                    website=account.blog,
+                    email=account.email,
+                )
+                .returning(users)
+            )
+        ).one()
+        return _to_user(row)
+
+    async def update_github(self, user_id: UUID, account: GitHubAccount) -> User:
+        now = datetime.now(UTC)
+        row = (
+            await self.session.execute(
+                sa.update(users)
+                .where(users.c.id == user_id)
+                .values(updated_at=now, github_synced_at=now, avatar_url=account.avatar_url, **_github_values(account))
+                .returning(users)
+            )
+        ).one()
+        return _to_user(row)
+
+    async def update_profile(self, user_id: UUID, changes: dict[str, Any]) -> User:
+        row = (
+            await self.session.execute(
+                sa.update(users)
+                .where(users.c.id == user_id)
+                .values(**changes, updated_at=datetime.now(UTC))
+                .returning(users)
+            )
+        ).one()
+        return _to_user(row)
+
+
+def _github_values(account: GitHubAccount) -> dict[str, Any]:
+    return {
+        "github_id": account.github_id,
+        "github_login": account.login,
+        "github_followers": account.followers,
+        "github_following": account.following,
+        "github_public_repos": account.public_repos,
+    }

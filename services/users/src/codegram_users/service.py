@@ -1,0 +1,99 @@
+"""The users service's use cases; the HTTP and gRPC doors both call these."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_kit.errors import NotFound
+from codegram_kit.outbox import Outbox
+from codegram_kit.schemas import decode_cursor, encode_cursor
+from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
+from codegram_users.events import UserEvents
+from codegram_users.repository import UserRepository
+
+_USERNAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
+
+
+def parse_user_id(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+class UserService:
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+        self.repo = UserRepository(session)
+        self.events = UserEvents(outbox, session)
+
+    async def get(self, user_id: str) -> User:
+        uid = parse_user_id(user_id)
+        user = await self.repo.by_id(uid) if uid else None
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    async def get_many(self, user_ids: Sequence[str]) -> list[User]:
+        ids = list(dict.fromkeys(uid for raw in user_ids if (uid := parse_user_id(raw))))
+        return await self.repo.by_ids(ids)
+
+    async def get_by_username(self, username: str) -> User:
+        user = await self.repo.by_username(username)
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    async def search(self, q: str | None, cursor: str | None, limit: int) -> tuple[list[User], str | None]:
+        position = decode_cursor(cursor, ("u",))
+        after = str(position["u"]) if position else None
+        found = await self.repo.search(q.strip() if q else None, after, limit + 1)
+        page = found[:limit]
+        next_cursor = encode_cursor({"u": page[-1].username.lower()}) if len(found) > limit else None
+        return page, next_cursor
+
+    async def update_profile(self, user_id: str, changes: dict[str, Any]) -> User:
+        uid = parse_user_id(user_id)
+        current = await self.repo.by_id(uid, for_update=True) if uid else None
+        if current is None or uid is None:
+            raise NotFound("user not found")
+        normalised = {k: ("" if v is None and k != "email" else v) for k, v in changes.items() if k in PROFILE_FIELDS}
+        changed = {k: v for k, v in normalised.items() if getattr(current, k) != v}
+        if not changed:
+            return current
+        user = await self.repo.update_profile(uid, changed)
+        await self.events.updated(user, changed)
+        return user
+
+    async def upsert_github_user(self, account: GitHubAccount) -> tuple[User, bool]:
+        """One user per GitHub id: a new account creates, a known one refreshes its GitHub data."""
+        existing = await self.repo.by_github_id(account.github_id, for_update=True)
+        if existing is not None:
+            user = await self.repo.update_github(existing.id, account)
+            changed = [f for f in ("avatar_url",) if getattr(existing, f) != getattr(user, f)]
+            if _github_facts(existing) != _github_facts(user):
+                changed.append("github")
+            if changed:
+                await self.events.updated(user, changed)
+            return user, False
+        username = await self._free_username(account)
+        user = await self.repo.insert_from_github(uuid.uuid4(), username, account)
+        await self.events.created(user)
+        return user, True
+
+    async def _free_username(self, account: GitHubAccount) -> str:
+        # A GitHub login can be renamed and later reused by someone else; the newcomer gets a suffix.
+        base = _USERNAME_CHARS.sub("-", account.login).strip("-")[:39] or f"user{account.github_id}"
+        if not await self.repo.username_taken(base):
+            return base
+        return f"{base}-{account.github_id}"
+
+
+def _github_facts(user: User) -> tuple[object, ...]:
+    gh = user.github
+    return (gh.login, gh.followers, gh.following, gh.public_repos) if gh else ()
