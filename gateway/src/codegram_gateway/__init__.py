@@ -1,0 +1,1 @@
+"""CodeGram's edge gateway: the only door to the fleet."""

@@ -112,9 +112,3 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _CODES_BY_STATUS.get(exc.status_code, "ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower()
         return error_response(exc.status_code, code, message, headers=exc.headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # The details stay in the log; the client learns only that it failed.
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "INTERNAL_SERVER_ERROR", "internal server error")

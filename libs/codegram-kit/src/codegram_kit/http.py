@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_kit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from codegram_kit.errors import install_error_handlers
+from codegram_kit.errors import error_response, install_error_handlers
 from codegram_kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from codegram_kit.tracing import extract
 
@@ -44,10 +44,12 @@ class RequestContextMiddleware:
         status = 500
         start = time.perf_counter()
         method = scope["method"]
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -61,26 +63,38 @@ class RequestContextMiddleware:
                 f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
             ) as span:
                 span.set_attribute("http.request.method", method)
-                await self.app(scope, receive, send_with_id)
-                span.set_attribute("http.response.status_code", status)
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception:
+                    # Handled here, inside the request context, so the body carries the request id;
+                    # the details stay in the log and the client learns only that it failed.
+                    log.exception("unhandled error")
+                    if started:
+                        raise
+                    await error_response(500, "INTERNAL_SERVER_ERROR", "internal server error")(
+                        scope, receive, send_with_id
+                    )
+                finally:
+                    span.set_attribute("http.response.status_code", status)
+                    self._observe(scope, method, status, time.perf_counter() - start)
         finally:
-            elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            route_label = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(self.service, method, route_label, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route_label).observe(elapsed)
-            if scope["path"] not in _QUIET_PATHS:
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
             otel_context.detach(ctx_token)
             request_id_var.reset(token)
+
+    def _observe(self, scope: Scope, method: str, status: int, elapsed: float) -> None:
+        route_label = getattr(scope.get("route"), "path", None) or "unmatched"
+        HTTP_REQUESTS.labels(self.service, method, route_label, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, route_label).observe(elapsed)
+        if scope["path"] not in _QUIET_PATHS:
+            log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
 
 
 def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:

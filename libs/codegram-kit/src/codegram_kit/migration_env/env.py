@@ -29,7 +29,11 @@ if context.is_offline_mode():
 else:
     engine = create_engine(url, connect_args={"options": f"-c search_path={schema}"})
     with engine.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # In production the schema is created with its owner by whoever creates the role; creating
+        # it here covers a superuser-run migration (and needs no rights when it already exists).
+        found = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        if not found:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.commit()
         context.configure(
             connection=connection,

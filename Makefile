@@ -1,0 +1,49 @@
+# CodeGram: `make up` runs the whole fleet on this machine, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .local/tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+PY := $(VENV)/bin/python
+
+.PHONY: up test lint proto proto-check lock venv clean-venv token
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The environment is rebuilt only when the lock changes.
+$(VENV)/.synced: requirements.lock | $(UV)
+	[ -x $(PY) ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	touch $@
+
+venv: $(VENV)/.synced
+
+up: venv
+	$(VENV)/bin/codegram-dev up
+
+test: venv
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+proto: venv
+	$(VENV)/bin/codegram-dev proto
+
+proto-check: venv
+	$(VENV)/bin/codegram-dev proto --check
+
+# Re-resolve after editing a pyproject.toml: writes the hashed lock (uv.lock stays local).
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --frozen --all-packages --all-groups --format requirements-txt --no-header --quiet -o requirements.lock
+
+token: venv
+	@$(VENV)/bin/codegram-dev token $(USER_NAME)
+
+clean-venv:
+	rm -rf $(VENV) $(TOOLS)

@@ -1,0 +1,32 @@
+"""`codegram-gateway`: serve the edge."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from codegram_gateway.app import create_app
+from codegram_kit.logging import configure_logging
+from codegram_kit.settings import GatewaySettings
+from codegram_kit.tracing import configure_tracing
+
+
+def main() -> int:
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    configure_tracing("gateway", settings.otel_exporter_otlp_endpoint)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The routing table: which service answers which public method and path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ANY = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    service: str
+    methods: frozenset[str] = ANY
+
+    def compile(self) -> re.Pattern[str]:
+        # {name} matches one path segment; the table is written in the API.md notation.
+        regex = re.sub(r"\{[a-z_]+\}", r"[^/]+", self.pattern)
+        return re.compile(f"^{regex}$")
+
+
+# Most specific first: the first match wins.
+ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/users", "users", frozenset({"GET"})),
+    Route("/api/v1/users/me", "users", frozenset({"GET", "PATCH"})),
+    Route("/api/v1/users/{username}", "users", frozenset({"GET"})),
+)
+
+
+class RouteTable:
+    def __init__(self, routes: tuple[Route, ...] = ROUTES) -> None:
+        self._compiled = [(r, r.compile()) for r in routes]
+
+    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
+        """The route for a request, and whether the path exists under another method."""
+        path_known = False
+        for route, regex in self._compiled:
+            if regex.match(path):
+                if method in route.methods:
+                    return route, True
+                path_known = True
+        return None, path_known

@@ -1,0 +1,200 @@
+"""The whole fleet on one machine: engines, roles and schemas, migrations, and the process list."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from codegram_devstack import engines
+from codegram_devstack.bootstrap import DATABASE, bootstrap
+from codegram_devstack.tokens import TestSigningKey
+
+log = logging.getLogger("codegram.devstack")
+
+SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
+# What `make up` passes through from the caller's environment (API.md "Configuration").
+PASSTHROUGH = (
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "GITHUB_OAUTH_URL",
+    "GITHUB_API_URL",
+    "AUTH_REDIRECT_URIS",
+    "CORS_ORIGINS",
+    "RATE_LIMIT_ANONYMOUS",
+    "RATE_LIMIT_AUTHENTICATED",
+    "RATE_LIMIT_AUTH",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "LOG_LEVEL",
+)
+STANDIN_CLIENT_ID = "codegram-local"
+STANDIN_CLIENT_SECRET = "codegram-local-secret"
+
+
+@dataclass
+class Ports:
+    gateway: int
+    standin: int
+    postgres: int
+    nats: int
+    redis: int
+    http: dict[str, int]
+    grpc: dict[str, int]
+
+    @classmethod
+    def fixed(cls, gateway: int) -> Ports:
+        """The well-known ports `make up` uses, so that a restart finds the same addresses."""
+        return cls(
+            gateway=gateway,
+            standin=9010,
+            postgres=5433,
+            nats=4223,
+            redis=6380,
+            http={s: 8101 + i for i, s in enumerate(SERVICES)},
+            grpc={s: 50101 + i for i, s in enumerate(SERVICES)},
+        )
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports nobody uses now, so tests never collide with a running `make up`."""
+        return cls(
+            gateway=engines.free_port(),
+            standin=engines.free_port(),
+            postgres=engines.free_port(),
+            nats=engines.free_port(),
+            redis=engines.free_port(),
+            http={s: engines.free_port() for s in SERVICES},
+            grpc={s: engines.free_port() for s in SERVICES},
+        )
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+
+
+@dataclass
+class Fleet:
+    state_dir: Path
+    ports: Ports
+    durable: bool = True
+    environment: str = "development"
+    database_url: str | None = None
+    nats_url: str | None = None
+    redis_url: str | None = None
+    log_format: str = "console"
+    engines: list[engines.Engine] = field(default_factory=list)
+    service_db_urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.signing_key = TestSigningKey.load_or_create(self.state_dir / "dev-signing-key.pem")
+
+    # -- engines ---------------------------------------------------------------------------------
+    def start_engines(self) -> None:
+        if self.database_url is None:
+            pg = engines.start_postgres(self.state_dir / "postgres", self.ports.postgres, durable=self.durable)
+            self.engines.append(pg)
+            self.database_url = pg.url
+        if self.nats_url is None:
+            nats = engines.start_nats(self.state_dir / "nats", self.ports.nats)
+            self.engines.append(nats)
+            self.nats_url = nats.url
+        if self.redis_url is None:
+            redis = engines.start_redis(self.state_dir / "redis", self.ports.redis)
+            self.engines.append(redis)
+            self.redis_url = redis.url
+
+    def engine(self, name: str) -> engines.Engine:
+        return next(e for e in self.engines if e.name == name)
+
+    def stop_engines(self) -> None:
+        for engine in reversed(self.engines):
+            engine.stop()
+        self.engines.clear()
+
+    # -- database --------------------------------------------------------------------------------
+    def _passwords(self) -> dict[str, str]:
+        path = self.state_dir / "db-passwords.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        for service in SERVICES:
+            stored.setdefault(service, secrets.token_urlsafe(18))
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+        return stored
+
+    def bootstrap_database(self) -> None:
+        assert self.database_url is not None
+        self.service_db_urls = bootstrap(self.database_url, self._passwords())
+
+    def admin_url(self, database: str = DATABASE) -> str:
+        """The superuser's URL for one database (tests use it to look behind the services' backs)."""
+        assert self.database_url is not None
+        return urlunsplit(urlsplit(self.database_url)._replace(path=f"/{database}"))
+
+    def migrate(self) -> None:
+        for service in SERVICES:
+            spec = self.service_spec(service)
+            subprocess.run([*spec.command, "migrate"], env=spec.env, check=True)
+
+    # -- processes -------------------------------------------------------------------------------
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ", "TMPDIR")}
+        env.update({k: os.environ[k] for k in PASSTHROUGH if k in os.environ})
+        env.update(
+            {
+                "ENVIRONMENT": self.environment,
+                "LOG_FORMAT": self.log_format,
+                "NATS_URL": self.nats_url or "",
+                "REDIS_URL": self.redis_url or "",
+                "JWT_TEST_PUBLIC_KEY": self.signing_key.public_pem,
+                "HTTP_HOST": "127.0.0.1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for service in SERVICES:
+            env[f"{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{self.ports.grpc[service]}"
+            env[f"{service.upper()}_HTTP_URL"] = f"http://127.0.0.1:{self.ports.http[service]}"
+        if "GITHUB_CLIENT_ID" not in os.environ:
+            standin = f"http://127.0.0.1:{self.ports.standin}"
+            env.update(
+                GITHUB_CLIENT_ID=STANDIN_CLIENT_ID,
+                GITHUB_CLIENT_SECRET=STANDIN_CLIENT_SECRET,
+                GITHUB_OAUTH_URL=standin,
+                GITHUB_API_URL=standin,
+            )
+        return env
+
+    def service_spec(self, service: str) -> ProcessSpec:
+        env = self._base_env()
+        env.update(
+            DATABASE_URL=self.service_db_urls[service],
+            HTTP_PORT=str(self.ports.http[service]),
+            GRPC_PORT=str(self.ports.grpc[service]),
+        )
+        return ProcessSpec(service, [sys.executable, "-m", f"codegram_{service}"], env, self.ports.http[service])
+
+    def process_specs(self) -> list[ProcessSpec]:
+        specs = [self.service_spec(s) for s in SERVICES]
+        gateway_env = self._base_env()
+        gateway_env["HTTP_PORT"] = str(self.ports.gateway)
+        specs.append(ProcessSpec("gateway", [sys.executable, "-m", "codegram_gateway"], gateway_env, self.ports.gateway))
+        if "GITHUB_CLIENT_ID" not in os.environ:
+            specs.append(
+                ProcessSpec(
+                    "github-standin",
+                    [sys.executable, "-m", "codegram_devstack.github_standin", "--port", str(self.ports.standin)],
+                    self._base_env(),
+                    self.ports.standin,
+                )
+            )
+        return specs
