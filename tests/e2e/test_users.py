@@ -8,11 +8,10 @@ import uuid
 
 import httpx
 import pytest
-from grpc import aio
-
 from codegram_devstack.pytest_plugin import RunningFleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+from grpc import aio
 
 _ids = itertools.count(1_000_000 + (uuid.uuid4().int % 1_000_000) * 1000)
 
@@ -22,7 +21,9 @@ async def upsert_github_user(fleet: RunningFleet, login: str, **fields: object) 
         stub = users_pb2_grpc.UsersServiceStub(channel)
         reply = await stub.UpsertGitHubUser(
             users_pb2.UpsertGitHubUserRequest(
-                github_id=int(fields.pop("github_id", next(_ids))), login=login, **fields  # type: ignore[arg-type]
+                github_id=int(fields.pop("github_id", next(_ids))),
+                login=login,
+                **fields,  # type: ignore[arg-type]
             )
         )
         return reply.user
@@ -48,7 +49,9 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
 
 async def test_get_user_by_username_through_the_gateway(fleet: RunningFleet, gateway: httpx.Client) -> None:
     login = unique("Octo")
-    created = await upsert_github_user(fleet, login, name="The Octocat", bio="hi", followers=7, public_repos=3)
+    created = await upsert_github_user(
+        fleet, login, name="The Octocat", bio="hi", followers=7, public_repos=3
+    )
 
     resp = gateway.get(f"/users/{login.lower()}")
 
@@ -81,7 +84,9 @@ async def test_me_requires_a_valid_token(fleet: RunningFleet, gateway: httpx.Cli
     assert_error(gateway.get("/users/me"), 401, "UNAUTHORIZED")
     assert_error(gateway.get("/users/me", headers={"Authorization": "Bearer nonsense"}), 401, "UNAUTHORIZED")
     expired = fleet.fleet.signing_key.mint(str(uuid.uuid4()), ttl=-3600)
-    assert_error(gateway.get("/users/me", headers={"Authorization": f"Bearer {expired}"}), 401, "UNAUTHORIZED")
+    assert_error(
+        gateway.get("/users/me", headers={"Authorization": f"Bearer {expired}"}), 401, "UNAUTHORIZED"
+    )
 
 
 async def test_me_and_patch_me(fleet: RunningFleet, gateway: httpx.Client) -> None:
@@ -126,11 +131,16 @@ async def test_bad_patch_is_400_with_field_details_and_changes_nothing(
 
 async def test_malformed_json_is_400(fleet: RunningFleet, gateway: httpx.Client) -> None:
     user = await upsert_github_user(fleet, unique("json"))
-    auth = {"Authorization": f"Bearer {fleet.fleet.signing_key.mint(user.id)}", "Content-Type": "application/json"}
+    auth = {
+        "Authorization": f"Bearer {fleet.fleet.signing_key.mint(user.id)}",
+        "Content-Type": "application/json",
+    }
     assert_error(gateway.patch("/users/me", headers=auth, content=b"{not json"), 400, "VALIDATION_ERROR")
 
 
-async def test_search_by_prefix_pages_with_cursor_and_link(fleet: RunningFleet, gateway: httpx.Client) -> None:
+async def test_search_by_prefix_pages_with_cursor_and_link(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
     prefix = unique("srch")
     names = sorted(f"{prefix}{i:02d}" for i in range(5))
     for name in names:
@@ -150,7 +160,9 @@ async def test_search_by_prefix_pages_with_cursor_and_link(fleet: RunningFleet, 
             assert "link" not in resp.headers
             break
         assert 'rel="next"' in resp.headers["link"]
-        resp = gateway.get("/users", params={"q": prefix, "limit": 2, "cursor": body["pagination"]["next_cursor"]})
+        resp = gateway.get(
+            "/users", params={"q": prefix, "limit": 2, "cursor": body["pagination"]["next_cursor"]}
+        )
 
     assert pages == 3
     assert seen[:5] == names  # username order; the full-name match sorts after them by its username
@@ -158,7 +170,8 @@ async def test_search_by_prefix_pages_with_cursor_and_link(fleet: RunningFleet, 
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"cursor": "%%%not-a-cursor"}, {"cursor": "e30"}]
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"cursor": "%%%not-a-cursor"}, {"cursor": "e30"}],
 )
 async def test_bad_list_parameters_are_400(gateway: httpx.Client, params: dict) -> None:
     assert_error(gateway.get("/users", params=params), 400, "VALIDATION_ERROR")
@@ -175,7 +188,9 @@ async def test_grpc_get_users_batches_and_skips_unknown_ids(fleet: RunningFleet)
     b = await upsert_github_user(fleet, unique("gb"))
     async with create_channel(fleet.grpc_target("users")) as channel:
         stub = users_pb2_grpc.UsersServiceStub(channel)
-        reply = await stub.GetUsers(users_pb2.GetUsersRequest(ids=[a.id, b.id, str(uuid.uuid4()), "not-a-uuid", a.id]))
+        reply = await stub.GetUsers(
+            users_pb2.GetUsersRequest(ids=[a.id, b.id, str(uuid.uuid4()), "not-a-uuid", a.id])
+        )
     assert sorted(u.id for u in reply.users) == sorted([a.id, b.id])
 
 

@@ -6,13 +6,12 @@ import asyncio
 import logging
 
 import aiohttp
-from fastapi import Request
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
-
 from codegram_kit.context import REQUEST_ID_HEADER, current_request_id
 from codegram_kit.errors import error_response
 from codegram_kit.tracing import inject
+from fastapi import Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
 
 log = logging.getLogger("codegram.gateway")
 
@@ -78,7 +77,9 @@ class Upstreams:
                 503, "SERVICE_UNAVAILABLE", f"{service} is unavailable", headers={"Retry-After": "5"}
             )
         response_headers = {
-            k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
         }
         return StreamingResponse(
             upstream.content.iter_any(),

@@ -7,13 +7,12 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from nats.aio.msg import Msg
-
 from codegram_devstack.fleet import Fleet
 from codegram_kit import events
 from codegram_kit.db import Database, create_engine, schema_metadata
 from codegram_kit.outbox import Outbox, OutboxRelay, messaging_tables
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
+from nats.aio.msg import Msg
 
 
 class CrashAfterPublish(Exception):
@@ -104,7 +103,13 @@ async def test_a_redelivered_event_is_handled_once(schema, js) -> None:
         calls.append(msg.headers["Nats-Msg-Id"])
 
     consumer = events.IdempotentConsumer(
-        service=name, name="redeliver", subjects=[subject], db=db, processed_table=processed, js=js, handler=handler
+        service=name,
+        name="redeliver",
+        subjects=[subject],
+        db=db,
+        processed_table=processed,
+        js=js,
+        handler=handler,
     )
     sub = await consumer.subscribe()
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-1"})
@@ -136,7 +141,13 @@ async def test_a_failing_handler_commits_nothing_and_is_retried(schema, js) -> N
             raise RuntimeError("boom")
 
     consumer = events.IdempotentConsumer(
-        service=name, name="retry", subjects=[subject], db=db, processed_table=processed, js=js, handler=handler
+        service=name,
+        name="retry",
+        subjects=[subject],
+        db=db,
+        processed_table=processed,
+        js=js,
+        handler=handler,
     )
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-retry"})
     task = asyncio.create_task(consumer.run())

@@ -34,7 +34,9 @@ def bootstrap(admin_url: str, passwords: dict[str, str], database: str = DATABAS
         conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         for service, password in passwords.items():
             role = sql.Identifier(role_name(service))
-            found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role_name(service),)).fetchone()
+            found = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (role_name(service),)
+            ).fetchone()
             verb = "ALTER" if found else "CREATE"
             conn.execute(
                 sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
@@ -42,10 +44,10 @@ def bootstrap(admin_url: str, passwords: dict[str, str], database: str = DATABAS
                 )
             )
             conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(sql.Identifier(service), role)
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                    sql.Identifier(service), role
+                )
             )
             conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(service), role))
-            conn.execute(
-                sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, sql.Identifier(service))
-            )
+            conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, sql.Identifier(service)))
     return {s: with_credentials(admin_url, role_name(s), p, database) for s, p in passwords.items()}

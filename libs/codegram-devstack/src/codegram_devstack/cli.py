@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -41,14 +43,25 @@ def up() -> int:
         for spec in fleet.process_specs():
             manager.add_process(spec.name, " ".join(_quote(c) for c in spec.command), env=spec.env)
         gateway = f"http://127.0.0.1:{fleet.ports.gateway}"
-        manager._system_print(  # honcho's own line printer keeps the banner in the combined log
-            f"CodeGram is starting: gateway {gateway}  (API docs {gateway}/docs, readiness {gateway}/readyz)\n"
-        )
+        threading.Thread(target=_announce_when_ready, args=(gateway,), daemon=True).start()
         manager.loop()
         return int(manager.returncode or 0)
     finally:
         log.info("stopping engines")
         fleet.stop_engines()
+
+
+def _announce_when_ready(gateway: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{gateway}/readyz", timeout=1).status_code == 200:
+                log.info("CodeGram is ready: gateway %s  (API docs %s/docs)", gateway, gateway)
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    log.warning("the gateway at %s is not ready after %.0fs; see the logs above", gateway, timeout)
 
 
 def _quote(part: str) -> str:

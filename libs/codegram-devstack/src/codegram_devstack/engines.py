@@ -118,8 +118,10 @@ def start_postgres(data_dir: Path, port: int, *, durable: bool = True) -> Engine
         subprocess.run(
             [
                 str(POSTGRES_BIN_PATH / "initdb"),
-                "-D", str(pgdata),
-                "-U", "postgres",
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
                 f"--pwfile={password_file}",
@@ -137,11 +139,16 @@ def start_postgres(data_dir: Path, port: int, *, durable: bool = True) -> Engine
         pidfile.unlink()
     args = [
         str(POSTGRES_BIN_PATH / "postgres"),
-        "-D", str(pgdata),
-        "-p", str(port),
-        "-h", "127.0.0.1",
-        "-k", str(pgdata),
-        "-c", "max_connections=300",
+        "-D",
+        str(pgdata),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+        "-k",
+        str(pgdata),
+        "-c",
+        "max_connections=300",
     ]
     if not durable:
         # Throwaway test databases trade crash safety for speed.
@@ -173,7 +180,16 @@ def _wait_for_postgres(url: str, proc: subprocess.Popen[bytes], timeout: float =
 def start_nats(data_dir: Path, port: int) -> Engine:
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = data_dir / "nats.log"
-    args = [_binary("nats-server"), "-js", "-sd", str(data_dir / "jetstream"), "-a", "127.0.0.1", "-p", str(port)]
+    args = [
+        _binary("nats-server"),
+        "-js",
+        "-sd",
+        str(data_dir / "jetstream"),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     proc = _spawn(args, log_file)
     wait_for_port(port, 30, proc)
     return Engine("nats", f"nats://127.0.0.1:{port}", port, proc, log_file=log_file)
@@ -193,11 +209,16 @@ def start_redis(data_dir: Path, port: int) -> Engine:
     log_file = data_dir / "redis.log"
     args = [
         redis_binary(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--save", "60 1",
-        "--daemonize", "no",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "60 1",
+        "--daemonize",
+        "no",
     ]
     proc = _spawn(args, log_file)
     wait_for_port(port, 30, proc)

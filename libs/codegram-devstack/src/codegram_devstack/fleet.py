@@ -102,7 +102,9 @@ class Fleet:
     # -- engines ---------------------------------------------------------------------------------
     def start_engines(self) -> None:
         if self.database_url is None:
-            pg = engines.start_postgres(self.state_dir / "postgres", self.ports.postgres, durable=self.durable)
+            pg = engines.start_postgres(
+                self.state_dir / "postgres", self.ports.postgres, durable=self.durable
+            )
             self.engines.append(pg)
             self.database_url = pg.url
         if self.nats_url is None:
@@ -181,18 +183,30 @@ class Fleet:
             HTTP_PORT=str(self.ports.http[service]),
             GRPC_PORT=str(self.ports.grpc[service]),
         )
-        return ProcessSpec(service, [sys.executable, "-m", f"codegram_{service}"], env, self.ports.http[service])
+        return ProcessSpec(
+            service, [sys.executable, "-m", f"codegram_{service}"], env, self.ports.http[service]
+        )
 
     def process_specs(self) -> list[ProcessSpec]:
         specs = [self.service_spec(s) for s in SERVICES]
         gateway_env = self._base_env()
         gateway_env["HTTP_PORT"] = str(self.ports.gateway)
-        specs.append(ProcessSpec("gateway", [sys.executable, "-m", "codegram_gateway"], gateway_env, self.ports.gateway))
+        specs.append(
+            ProcessSpec(
+                "gateway", [sys.executable, "-m", "codegram_gateway"], gateway_env, self.ports.gateway
+            )
+        )
         if "GITHUB_CLIENT_ID" not in os.environ:
             specs.append(
                 ProcessSpec(
                     "github-standin",
-                    [sys.executable, "-m", "codegram_devstack.github_standin", "--port", str(self.ports.standin)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "codegram_devstack.github_standin",
+                        "--port",
+                        str(self.ports.standin),
+                    ],
                     self._base_env(),
                     self.ports.standin,
                 )

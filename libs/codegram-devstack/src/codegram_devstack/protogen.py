@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import filecmp
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path

@@ -7,10 +7,9 @@ import uuid
 from pathlib import Path
 
 import jwt
+from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 
 
 class TestSigningKey:
@@ -67,5 +66,8 @@ class TestSigningKey:
         }
         claims.update(overrides)
         return jwt.encode(
-            claims, self.private_key, algorithm="EdDSA", headers={"kid": TEST_KEY_ID, "typ": ACCESS_TOKEN_TYPE}
+            claims,
+            self.private_key,
+            algorithm="EdDSA",
+            headers={"kid": TEST_KEY_ID, "typ": ACCESS_TOKEN_TYPE},
         )

@@ -1,1 +1,1 @@
-"""Code every CodeGram process shares: settings, logging, metrics, tracing, db, outbox, events, gRPC, auth, errors."""
+"""Code every CodeGram process shares: settings, logging, metrics, tracing, db, outbox, events, gRPC."""

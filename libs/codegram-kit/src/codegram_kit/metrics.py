@@ -15,18 +15,14 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=_LATENCY_BUCKETS,
 )
-GRPC_REQUESTS = Counter(
-    "codegram_grpc_requests_total", "gRPC calls served", ["service", "method", "code"]
-)
+GRPC_REQUESTS = Counter("codegram_grpc_requests_total", "gRPC calls served", ["service", "method", "code"])
 GRPC_LATENCY = Histogram(
     "codegram_grpc_request_duration_seconds",
     "gRPC call latency",
     ["service", "method"],
     buckets=_LATENCY_BUCKETS,
 )
-OUTBOX_BACKLOG = Gauge(
-    "codegram_outbox_backlog", "Events written but not yet published", ["service"]
-)
+OUTBOX_BACKLOG = Gauge("codegram_outbox_backlog", "Events written but not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter(
     "codegram_outbox_published_total", "Events published by the outbox relay", ["service"]
 )

@@ -28,9 +28,7 @@ def upgrade(url: str, schema: str, versions_dir: Path, metadata: sa.MetaData, re
 
 
 def revision(url: str, schema: str, versions_dir: Path, metadata: sa.MetaData, message: str) -> None:
-    command.revision(
-        alembic_config(url, schema, versions_dir, metadata), message=message, autogenerate=True
-    )
+    command.revision(alembic_config(url, schema, versions_dir, metadata), message=message, autogenerate=True)
 
 
 def create_messaging_tables(schema: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -116,9 +117,7 @@ class OutboxRelay:
             for row in rows:
                 await self.js.publish(row.subject, bytes(row.payload), headers=dict(row.headers))
             await self._after_publish()
-            await session.execute(
-                sa.delete(t).where(t.c.position.in_([r.position for r in rows]))
-            )
+            await session.execute(sa.delete(t).where(t.c.position.in_([r.position for r in rows])))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
@@ -140,10 +139,8 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(min(5.0, self.poll_interval * 10))
             if sent < self.batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
 
     def stop(self) -> None:
         self._stopping.set()

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from codegram_kit import service
+
 from codegram_users.app import create_app
 from codegram_users.config import UsersSettings
 from codegram_users.models import metadata

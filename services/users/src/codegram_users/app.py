@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from codegram_kit.service import ServiceRuntime, build_service_app
 from codegram_kit.settings import ServiceSettings
+from fastapi import FastAPI
+
 from codegram_users import api, grpc_api
 from codegram_users.models import metadata, outbox, processed_events
 

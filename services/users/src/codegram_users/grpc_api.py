@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from grpc import aio
-
 from codegram_kit.errors import ValidationFailed
 from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc import aio
+
 from codegram_users.domain import GitHubAccount, User
 from codegram_users.service import UserService
 
@@ -56,24 +56,24 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
 
-    async def GetUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def GetUser(self, request, context):  # type: ignore[no-untyped-def]
         async with self.runtime.db.unit_of_work() as session:
             user = await UserService(session, self.runtime.outbox).get(request.id)
         return users_pb2.GetUserResponse(user=to_proto(user))
 
-    async def GetUsers(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def GetUsers(self, request, context):  # type: ignore[no-untyped-def]
         if len(request.ids) > MAX_BATCH:
             raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
         async with self.runtime.db.unit_of_work() as session:
             found = await UserService(session, self.runtime.outbox).get_many(list(request.ids))
         return users_pb2.GetUsersResponse(users=[to_proto(u) for u in found])
 
-    async def GetUserByUsername(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def GetUserByUsername(self, request, context):  # type: ignore[no-untyped-def]
         async with self.runtime.db.unit_of_work() as session:
             user = await UserService(session, self.runtime.outbox).get_by_username(request.username)
         return users_pb2.GetUserByUsernameResponse(user=to_proto(user))
 
-    async def UpsertGitHubUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def UpsertGitHubUser(self, request, context):  # type: ignore[no-untyped-def]
         if request.github_id <= 0 or not request.login:
             raise ValidationFailed("github_id and login are required")
         account = GitHubAccount(

@@ -124,7 +124,12 @@ class UserRepository:
             await self.session.execute(
                 sa.update(users)
                 .where(users.c.id == user_id)
-                .values(updated_at=now, github_synced_at=now, avatar_url=account.avatar_url, **_github_values(account))
+                .values(
+                    updated_at=now,
+                    github_synced_at=now,
+                    avatar_url=account.avatar_url,
+                    **_github_values(account),
+                )
                 .returning(users)
             )
         ).one()

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from codegram_kit.errors import NotFound
 from codegram_kit.outbox import Outbox
 from codegram_kit.schemas import decode_cursor, encode_cursor
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
 from codegram_users.events import UserEvents
 from codegram_users.repository import UserRepository
@@ -62,7 +62,9 @@ class UserService:
         current = await self.repo.by_id(uid, for_update=True) if uid else None
         if current is None or uid is None:
             raise NotFound("user not found")
-        normalised = {k: ("" if v is None and k != "email" else v) for k, v in changes.items() if k in PROFILE_FIELDS}
+        normalised = {
+            k: ("" if v is None and k != "email" else v) for k, v in changes.items() if k in PROFILE_FIELDS
+        }
         changed = {k: v for k, v in normalised.items() if getattr(current, k) != v}
         if not changed:
             return current

@@ -31,7 +31,9 @@ else:
     with engine.connect() as connection:
         # In production the schema is created with its owner by whoever creates the role; creating
         # it here covers a superuser-run migration (and needs no rights when it already exists).
-        found = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        found = connection.execute(
+            text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+        ).first()
         if not found:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.commit()
