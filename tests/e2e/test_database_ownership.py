@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+
 from codegram_devstack.fleet import SERVICES
 from codegram_devstack.pytest_plugin import RunningFleet
 

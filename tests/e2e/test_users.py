@@ -8,10 +8,11 @@ import uuid
 
 import httpx
 import pytest
+from grpc import aio
+
 from codegram_devstack.pytest_plugin import RunningFleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
-from grpc import aio
 
 _ids = itertools.count(1_000_000 + (uuid.uuid4().int % 1_000_000) * 1000)
 

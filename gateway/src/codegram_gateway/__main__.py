@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+
+from codegram_gateway.app import create_app
 from codegram_kit.logging import configure_logging
 from codegram_kit.settings import GatewaySettings
 from codegram_kit.tracing import configure_tracing
-
-from codegram_gateway.app import create_app
 
 
 def main() -> int:

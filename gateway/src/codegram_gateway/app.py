@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from codegram_kit.errors import error_response
-from codegram_kit.http import create_app as create_base_app
-from codegram_kit.settings import GatewaySettings
 from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 from starlette.responses import Response
 
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.routes import RouteTable
+from codegram_kit.errors import error_response
+from codegram_kit.http import create_app as create_base_app
+from codegram_kit.settings import GatewaySettings
 
 SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
 

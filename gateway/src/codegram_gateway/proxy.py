@@ -6,12 +6,13 @@ import asyncio
 import logging
 
 import aiohttp
-from codegram_kit.context import REQUEST_ID_HEADER, current_request_id
-from codegram_kit.errors import error_response
-from codegram_kit.tracing import inject
 from fastapi import Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+
+from codegram_kit.context import REQUEST_ID_HEADER, current_request_id
+from codegram_kit.errors import error_response
+from codegram_kit.tracing import inject
 
 log = logging.getLogger("codegram.gateway")
 

@@ -7,12 +7,13 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from nats.aio.msg import Msg
+
 from codegram_devstack.fleet import Fleet
 from codegram_kit import events
 from codegram_kit.db import Database, create_engine, schema_metadata
 from codegram_kit.outbox import Outbox, OutboxRelay, messaging_tables
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
-from nats.aio.msg import Msg
 
 
 class CrashAfterPublish(Exception):

@@ -25,15 +25,18 @@ def _gateway_port() -> int:
     return int(os.environ.get("CODEGRAM_GATEWAY_PORT", "8000"))
 
 
-def up() -> int:
+def up(state_dir: Path, free_ports: bool) -> int:
+    ports = Ports.free() if free_ports else Ports.fixed(_gateway_port())
+    if free_ports:
+        ports.gateway = _gateway_port()
     fleet = Fleet(
-        state_dir=STATE_DIR,
-        ports=Ports.fixed(_gateway_port()),
+        state_dir=state_dir,
+        ports=ports,
         database_url=os.environ.get("DATABASE_URL"),
         nats_url=os.environ.get("NATS_URL"),
         redis_url=os.environ.get("REDIS_URL"),
     )
-    log.info("starting engines (data in %s)", STATE_DIR)
+    log.info("starting engines (data in %s)", state_dir)
     fleet.start_engines()
     try:
         fleet.bootstrap_database()
@@ -56,7 +59,7 @@ def _announce_when_ready(gateway: str, timeout: float = 180.0) -> None:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{gateway}/readyz", timeout=1).status_code == 200:
-                log.info("CodeGram is ready: gateway %s  (API docs %s/docs)", gateway, gateway)
+                log.info("CodeGram is ready: gateway %s", gateway)
                 return
         except httpx.HTTPError:
             pass
@@ -85,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s", datefmt="%H:%M:%S")
     parser = argparse.ArgumentParser(prog="codegram-dev")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the whole fleet with embedded engines")
+    up_cmd = sub.add_parser("up", help="start the whole fleet with embedded engines")
+    up_cmd.add_argument("--state-dir", type=Path, default=STATE_DIR, help="where engine data lives")
+    up_cmd.add_argument("--free-ports", action="store_true", help="any free ports but the gateway's")
     proto = sub.add_parser("proto", help="generate the gRPC and event stubs from proto/")
     proto.add_argument("--check", action="store_true", help="fail when the committed stubs are stale")
     tok = sub.add_parser("token", help="mint a development access token for a user")
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--ttl", type=int, default=3600)
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up()
+        return up(args.state_dir, args.free_ports)
     if args.command == "proto":
         return protogen.main(["--check"] if args.check else [])
     return token(args.username, args.gateway, args.ttl)

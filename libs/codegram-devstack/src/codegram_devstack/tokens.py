@@ -7,9 +7,10 @@ import uuid
 from pathlib import Path
 
 import jwt
-from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 
 
 class TestSigningKey:

@@ -9,7 +9,9 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
@@ -147,23 +149,53 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     uvicorn.Server(config).run()
 
 
-def main(
-    settings: ServiceSettings,
-    *,
-    metadata: sa.MetaData,
-    versions_dir: Path,
-    app_factory: Callable[[ServiceSettings], FastAPI],
-    argv: Sequence[str] | None = None,
-) -> int:
-    """`codegram-<svc> [serve]` or `codegram-<svc> migrate`."""
-    parser = argparse.ArgumentParser(prog=f"codegram-{settings.service_name}")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
-    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
-    configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    if args.command == "migrate":
-        migrations.upgrade(settings.database_url, settings.schema, versions_dir, metadata)
-        log.info("migrations applied", extra={"schema": settings.schema})
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """Everything that makes one service what it is; the kit does the rest.
+
+    A service module declares one of these and exposes `SERVICE.main` as its console script.
+    """
+
+    name: str
+    models: ModuleType  # with `metadata`, `outbox` and `processed_events`
+    migrations_dir: Path
+    settings_class: type[ServiceSettings] = ServiceSettings
+    routers: Sequence[Any] = ()
+    grpc_registrars: Sequence[GrpcRegistrar] = ()
+    consumers: Sequence[ConsumerFactory] = ()
+
+    def settings(self, **overrides: Any) -> ServiceSettings:
+        overrides.setdefault("service_name", self.name)
+        return self.settings_class(**overrides)
+
+    def create_app(self, settings: ServiceSettings) -> FastAPI:
+        runtime = ServiceRuntime(
+            settings,
+            metadata=self.models.metadata,
+            outbox_table=self.models.outbox,
+            processed_table=self.models.processed_events,
+        )
+        return build_service_app(
+            runtime,
+            title=f"CodeGram {self.name}",
+            routers=self.routers,
+            grpc_registrars=self.grpc_registrars,
+            consumers=self.consumers,
+        )
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """`codegram-<svc> [serve]` or `codegram-<svc> migrate`."""
+        settings = self.settings()
+        parser = argparse.ArgumentParser(prog=f"codegram-{self.name}")
+        parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+        args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+        configure_logging(self.name, settings.log_level, settings.log_format)
+        if args.command == "migrate":
+            migrations.upgrade(
+                settings.database_url, settings.schema, self.migrations_dir, self.models.metadata
+            )
+            log.info("migrations applied", extra={"schema": settings.schema})
+            return 0
+        configure_tracing(self.name, settings.otel_exporter_otlp_endpoint)
+        serve(self.create_app(settings), settings)
         return 0
-    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
-    serve(app_factory(settings), settings)
-    return 0

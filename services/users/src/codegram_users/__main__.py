@@ -1,22 +1,23 @@
-"""`codegram-users [serve|migrate]`."""
+"""`codegram-users [serve|migrate]`: the users service, declared for the kit to run."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from codegram_kit import service
-
-from codegram_users.app import create_app
+from codegram_kit.service import ServiceDefinition
+from codegram_users import api, grpc_api, models
 from codegram_users.config import UsersSettings
-from codegram_users.models import metadata
 
-VERSIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-
-def main() -> int:
-    return service.main(UsersSettings(), metadata=metadata, versions_dir=VERSIONS_DIR, app_factory=create_app)
-
+SERVICE = ServiceDefinition(
+    name="users",
+    models=models,
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
+    settings_class=UsersSettings,
+    routers=[api.router],
+    grpc_registrars=[grpc_api.register],
+)
+main = SERVICE.main
 
 if __name__ == "__main__":
     sys.exit(main())

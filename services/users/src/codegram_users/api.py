@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
 from codegram_kit.auth import CurrentPrincipal
 from codegram_kit.responses import etag_json, page_response
 from codegram_kit.schemas import MAX_LIMIT, Page
 from codegram_kit.service import ServiceRuntime
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-
 from codegram_users.domain import User
 from codegram_users.schemas import GitHubSummary, UserMe, UserRead, UserStats, UserUpdate
 from codegram_users.service import UserService

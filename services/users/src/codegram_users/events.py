@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from codegram_kit.outbox import Outbox
-from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_kit.outbox import Outbox
+from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User
 
 USER_CREATED = "codegram.users.user.created"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from codegram_kit.errors import ValidationFailed
-from codegram_kit.service import ServiceRuntime
-from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
+from codegram_kit.errors import ValidationFailed
+from codegram_kit.service import ServiceRuntime
+from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from codegram_users.domain import GitHubAccount, User
 from codegram_users.service import UserService
 

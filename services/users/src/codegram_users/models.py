@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from codegram_kit.db import schema_metadata
 from codegram_kit.outbox import messaging_tables
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from codegram_kit.schemas import StrictModel
 from pydantic import AfterValidator, BaseModel, Field
+
+from codegram_kit.schemas import StrictModel
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 

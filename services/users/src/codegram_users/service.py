@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from codegram_kit.errors import NotFound
 from codegram_kit.outbox import Outbox
 from codegram_kit.schemas import decode_cursor, encode_cursor
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
 from codegram_users.events import UserEvents
 from codegram_users.repository import UserRepository
