@@ -146,7 +146,7 @@ async def test_search_by_prefix_pages_with_cursor_and_link(
     names = sorted(f"{prefix}{i:02d}" for i in range(5))
     for name in names:
         await upsert_github_user(fleet, name)
-    await upsert_github_user(fleet, unique("other"), name=f"{prefix.upper()} By Name")
+    by_name = await upsert_github_user(fleet, unique("other"), name=f"{prefix.upper()} By Name")
 
     seen: list[str] = []
     resp = gateway.get("/users", params={"q": prefix, "limit": 2})
@@ -166,8 +166,8 @@ async def test_search_by_prefix_pages_with_cursor_and_link(
         )
 
     assert pages == 3
-    assert seen[:5] == names  # username order; the full-name match sorts after them by its username
-    assert len(seen) == 6
+    # Username matches and the full-name match, each once, in case-insensitive username order.
+    assert seen == sorted([*names, by_name.username], key=str.lower)
 
 
 @pytest.mark.parametrize(
@@ -218,3 +218,45 @@ async def test_concurrent_gets_do_not_fail(fleet: RunningFleet, gateway: httpx.C
     async with httpx.AsyncClient(base_url=fleet.gateway_url + "/api/v1") as client:
         replies = await asyncio.gather(*(client.get(f"/users/{login}") for _ in range(30)))
     assert {r.status_code for r in replies} == {200}
+
+
+async def test_profile_update_publishes_one_updated_event(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
+
+    user = await upsert_github_user(fleet, unique("evt"))
+    auth = {"Authorization": f"Bearer {fleet.fleet.signing_key.mint(user.id)}"}
+    nc = await nats.connect(fleet.fleet.nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "codegram.users.user.updated",
+            durable=unique("e2e"),
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+        )
+        resp = gateway.patch("/users/me", headers=auth, json={"location": "Lisbon", "bio": "events"})
+        assert resp.status_code == 200
+        gateway.patch("/users/me", headers=auth, json={"location": "Lisbon"})  # no change, no event
+
+        mine: list[events_pb2.UserUpdated] = []
+        deadline = asyncio.get_running_loop().time() + 5
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                msgs = await sub.fetch(10, timeout=1)
+            except nats.errors.TimeoutError:
+                if mine:
+                    break
+                continue
+            for msg in msgs:
+                await msg.ack()
+                event = events_pb2.UserUpdated.FromString(msg.data)
+                if event.user_id == user.id:
+                    assert msg.headers["CodeGram-Event-Type"] == "codegram.events.v1.UserUpdated"
+                    assert msg.headers["Nats-Msg-Id"]
+                    mine.append(event)
+    finally:
+        await nc.close()
+    assert len(mine) == 1
+    assert sorted(mine[0].changed_fields) == ["bio", "location"]

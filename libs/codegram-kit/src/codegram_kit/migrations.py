@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -42,3 +43,8 @@ def drop_messaging_tables(schema: str) -> None:
     metadata = schema_metadata(schema)
     messaging_tables(metadata)
     metadata.drop_all(op.get_bind())
+
+
+def messaging_revision(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """`upgrade, downgrade` of a service's first revision when it has nothing but its messaging tables."""
+    return (lambda: create_messaging_tables(schema)), (lambda: drop_messaging_tables(schema))

@@ -1,0 +1,1 @@
+"""The docs service: documentation pages and their search."""

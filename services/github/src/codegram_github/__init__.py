@@ -1,0 +1,1 @@
+"""The github service: GitHub repositories, languages and contributions, synced in the background."""

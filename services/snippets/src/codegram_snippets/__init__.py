@@ -1,0 +1,1 @@
+"""The snippets service: code snippets and their search."""

@@ -1,0 +1,10 @@
+"""Tables of the docs schema."""
+
+from __future__ import annotations
+
+from codegram_kit.db import schema_metadata
+from codegram_kit.outbox import messaging_tables
+
+SCHEMA = "docs"
+metadata = schema_metadata(SCHEMA)
+outbox, processed_events = messaging_tables(metadata)

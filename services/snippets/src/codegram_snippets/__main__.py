@@ -1,0 +1,15 @@
+"""`codegram-snippets [serve|migrate]`: the snippets service, declared for the kit to run."""
+
+import sys
+from pathlib import Path
+
+from codegram_kit.service import ServiceDefinition
+from codegram_snippets import models
+
+SERVICE = ServiceDefinition(
+    name="snippets", models=models, migrations_dir=Path(__file__).parent / "migrations"
+)
+main = SERVICE.main
+
+if __name__ == "__main__":
+    sys.exit(main())
