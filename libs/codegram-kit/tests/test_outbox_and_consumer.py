@@ -42,6 +42,19 @@ async def schema(engines: Fleet):
     await db.dispose()
 
 
+def _consumer(schema, js, subject: str, handler) -> events.IdempotentConsumer:
+    name, db, _outbox, processed = schema
+    return events.IdempotentConsumer(
+        service=name,
+        name="test",
+        subjects=[subject],
+        db=db,
+        processed_table=processed,
+        js=js,
+        handler=handler,
+    )
+
+
 @pytest.fixture
 async def js(engines: Fleet):
     nc = await events.connect(engines.nats_url, "kit-tests")  # type: ignore[arg-type]
@@ -75,15 +88,7 @@ async def test_event_reaches_the_consumer_exactly_once_across_a_relay_crash(sche
     async def handler(_session, msg: Msg) -> None:
         received.append(events_pb2.UserUpdated.FromString(msg.data))
 
-    consumer = events.IdempotentConsumer(
-        service=name,
-        name="test",
-        subjects=[subject],
-        db=db,
-        processed_table=processed,
-        js=js,
-        handler=handler,
-    )
+    consumer = _consumer(schema, js, subject, handler)
     sub = await consumer.subscribe()
     msgs = await sub.fetch(10, timeout=2)
     for msg in msgs:
@@ -103,15 +108,7 @@ async def test_a_redelivered_event_is_handled_once(schema, js) -> None:
     async def handler(session, msg: Msg) -> None:
         calls.append(msg.headers["Nats-Msg-Id"])
 
-    consumer = events.IdempotentConsumer(
-        service=name,
-        name="redeliver",
-        subjects=[subject],
-        db=db,
-        processed_table=processed,
-        js=js,
-        handler=handler,
-    )
+    consumer = _consumer(schema, js, subject, handler)
     sub = await consumer.subscribe()
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-1"})
     first = (await sub.fetch(1, timeout=2))[0]
@@ -141,15 +138,7 @@ async def test_a_failing_handler_commits_nothing_and_is_retried(schema, js) -> N
         if attempts == 1:
             raise RuntimeError("boom")
 
-    consumer = events.IdempotentConsumer(
-        service=name,
-        name="retry",
-        subjects=[subject],
-        db=db,
-        processed_table=processed,
-        js=js,
-        handler=handler,
-    )
+    consumer = _consumer(schema, js, subject, handler)
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-retry"})
     task = asyncio.create_task(consumer.run())
     try:
