@@ -28,6 +28,13 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise AssertionError(f"not ready in {timeout}s:\n{log.read_text()[-4000:]}")
 
 
+def _wait_for_log(log: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-4000:]
+        time.sleep(0.2)
+
+
 def test_up_serves_then_stops_every_process_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "up.log"
@@ -56,8 +63,11 @@ def test_up_serves_then_stops_every_process_on_ctrl_c(tmp_path: Path) -> None:
         for expected in ("postgres", "nats-server", "redis-server", "codegram_gateway", "codegram_users"):
             assert expected in names
 
+        _wait_for_log(log, "CodeGram is ready")
         resp = httpx.get(f"http://127.0.0.1:{port}/api/v1/users/nobody-here")
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "NOT_FOUND"
+        octocat = httpx.get(f"http://127.0.0.1:{port}/api/v1/users/octocat")
+        assert octocat.status_code == 200 and octocat.json()["github"]["login"] == "octocat"
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) is not None

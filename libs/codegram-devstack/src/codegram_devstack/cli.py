@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -15,6 +16,9 @@ from honcho.manager import Manager
 
 from codegram_devstack import protogen
 from codegram_devstack.fleet import Fleet, Ports
+from codegram_devstack.github_demo_data import ACCOUNTS
+from codegram_kit.grpc import create_channel
+from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 log = logging.getLogger("codegram.devstack")
 ROOT = Path(__file__).resolve().parents[4]
@@ -46,7 +50,8 @@ def up(state_dir: Path, free_ports: bool) -> int:
         for spec in fleet.process_specs():
             manager.add_process(spec.name, " ".join(_quote(c) for c in spec.command), env=spec.env)
         gateway = f"http://127.0.0.1:{fleet.ports.gateway}"
-        threading.Thread(target=_announce_when_ready, args=(gateway,), daemon=True).start()
+        seed = "GITHUB_CLIENT_ID" not in os.environ
+        threading.Thread(target=_announce_when_ready, args=(fleet, gateway, seed), daemon=True).start()
         manager.loop()
         return int(manager.returncode or 0)
     finally:
@@ -54,17 +59,46 @@ def up(state_dir: Path, free_ports: bool) -> int:
         fleet.stop_engines()
 
 
-def _announce_when_ready(gateway: str, timeout: float = 180.0) -> None:
+def _announce_when_ready(fleet: Fleet, gateway: str, seed: bool, timeout: float = 180.0) -> None:
+    """Once every process answers /readyz: seed the demo users and say where the gateway is."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{gateway}/readyz", timeout=1).status_code == 200:
-                log.info("CodeGram is ready: gateway %s", gateway)
-                return
-        except httpx.HTTPError:
-            pass
+    pending = {spec.name: spec.port for spec in fleet.process_specs()}
+    while pending and time.monotonic() < deadline:
+        for name, port in list(pending.items()):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
         time.sleep(0.5)
-    log.warning("the gateway at %s is not ready after %.0fs; see the logs above", gateway, timeout)
+    if pending:
+        log.warning("not ready after %.0fs: %s; see the logs above", timeout, ", ".join(sorted(pending)))
+        return
+    if seed:
+        asyncio.run(seed_demo_users(f"127.0.0.1:{fleet.ports.grpc['users']}"))
+    log.info("CodeGram is ready: gateway %s", gateway)
+
+
+async def seed_demo_users(users_target: str) -> None:
+    """Give the stand-in's demo accounts a CodeGram profile, as their first sign-in would."""
+    async with create_channel(users_target) as channel:
+        stub = users_pb2_grpc.UsersServiceStub(channel)
+        for account in ACCOUNTS:
+            await stub.UpsertGitHubUser(
+                users_pb2.UpsertGitHubUserRequest(
+                    github_id=account.id,
+                    login=account.login,
+                    name=account.name,
+                    email=account.primary_email,
+                    bio=account.bio,
+                    location=account.location,
+                    blog=account.blog,
+                    followers=account.followers,
+                    following=account.following,
+                    public_repos=account.repo_count,
+                )
+            )
+    log.info("demo users: %s", ", ".join(a.login for a in ACCOUNTS))
 
 
 def _quote(part: str) -> str:

@@ -114,7 +114,7 @@ def create_app(
     async def github_behaviour(request: Request, call_next: Any) -> Response:
         path = request.url.path
         state.calls[path] = state.calls.get(path, 0) + 1
-        if path.startswith("/_standin") or path.startswith("/login/"):
+        if path.startswith(("/_standin", "/login/")) or path in ("/healthz", "/readyz"):
             return await call_next(request)
         if state.delay_seconds:
             await asyncio.sleep(state.delay_seconds)
@@ -327,7 +327,12 @@ def create_app(
             {"data": {"user": {"contributionsCollection": {"contributionCalendar": calendar}}}}
         )
 
-    # -- test controls ---------------------------------------------------------------------------
+    # -- operations and test controls --------------------------------------------------------------
+    @app.get("/healthz")
+    @app.get("/readyz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.post("/_standin/reset")
     async def reset() -> Response:
         state.reset()
