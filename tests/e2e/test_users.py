@@ -260,3 +260,18 @@ async def test_profile_update_publishes_one_updated_event(fleet: RunningFleet, g
         await nc.close()
     assert len(mine) == 1
     assert sorted(mine[0].changed_fields) == ["bio", "location"]
+
+
+async def test_grpc_calls_without_a_deadline_still_answer(fleet: RunningFleet) -> None:
+    async with aio.insecure_channel(fleet.grpc_target("users")) as channel:
+        stub = users_pb2_grpc.UsersServiceStub(channel)
+        reply = await stub.GetUsers(users_pb2.GetUsersRequest(ids=[]))
+    assert list(reply.users) == []
+
+
+async def test_grpc_batch_limit_is_invalid_argument(fleet: RunningFleet) -> None:
+    async with create_channel(fleet.grpc_target("users")) as channel:
+        stub = users_pb2_grpc.UsersServiceStub(channel)
+        with pytest.raises(aio.AioRpcError) as err:
+            await stub.GetUsers(users_pb2.GetUsersRequest(ids=[str(uuid.uuid4()) for _ in range(501)]))
+    assert err.value.code().name == "INVALID_ARGUMENT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.context import REQUEST_ID_HEADER, request_id_var
 from codegram_kit.db import Database
-from codegram_kit.metrics import EVENTS_CONSUMED
+from codegram_kit.metrics import CONSUMER_PENDING, EVENTS_CONSUMED
 from codegram_kit.tracing import extract
 
 log = logging.getLogger("codegram.events")
@@ -139,9 +140,19 @@ class IdempotentConsumer:
             otel_context.detach(ctx_token)
             request_id_var.reset(rid_token)
 
+    async def _report_lag(self) -> None:
+        with contextlib.suppress(Exception):
+            info = await self.js.consumer_info(STREAM_NAME, self.durable)
+            CONSUMER_PENDING.labels(self.service, self.durable).set(info.num_pending + info.num_ack_pending)
+
     async def run(self) -> None:
         sub = await self.subscribe()
+        last_report = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            if loop.time() - last_report > 10:
+                last_report = loop.time()
+                await self._report_lag()
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
             except NatsTimeoutError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -40,8 +41,9 @@ def status_for(error: DomainError) -> grpc.StatusCode:
 class ServerInterceptor(aio.ServerInterceptor):
     """Request id and trace from metadata, metrics, a log line, and domain errors as status codes."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, default_deadline: float = 10.0) -> None:
         self.service = service
+        self.default_deadline = default_deadline
         self.tracer = trace.get_tracer("codegram.grpc")
 
     async def intercept_service(
@@ -57,6 +59,7 @@ class ServerInterceptor(aio.ServerInterceptor):
         inner = handler.unary_unary
         service = self.service
         tracer = self.tracer
+        default_deadline = self.default_deadline
 
         async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
             rid_token = request_id_var.set(accept_request_id(metadata.get(REQUEST_ID_HEADER)))
@@ -65,7 +68,15 @@ class ServerInterceptor(aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 with tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
-                    return await inner(request, context)
+                    # A caller that sent no deadline still gets one: no call holds resources forever.
+                    remaining = context.time_remaining()
+                    no_deadline = remaining is None or remaining > 86_400
+                    budget = default_deadline if no_deadline else remaining
+                    async with asyncio.timeout(budget):
+                        return await inner(request, context)
+            except TimeoutError:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await context.abort(code, "deadline exceeded")
             except DomainError as exc:
                 code = status_for(exc)
                 await context.abort(code, exc.message)
