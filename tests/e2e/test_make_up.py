@@ -56,6 +56,7 @@ def test_up_serves_then_stops_every_process_on_ctrl_c(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    family: list[psutil.Process] = []
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", proc, log)
         family = psutil.Process(proc.pid).children(recursive=True)
@@ -75,5 +76,13 @@ def test_up_serves_then_stops_every_process_on_ctrl_c(tmp_path: Path) -> None:
         assert alive == [], [p.cmdline() for p in alive]
         assert "stopping engines" in log.read_text()
     finally:
+        # Whatever failed above, leave no engine or service behind for the next test.
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for leftover in family:
+            if leftover.is_running():
+                leftover.kill()

@@ -75,11 +75,15 @@ def _announce_when_ready(fleet: Fleet, gateway: str, seed: bool, timeout: float 
         log.warning("not ready after %.0fs: %s; see the logs above", timeout, ", ".join(sorted(pending)))
         return
     if seed:
-        asyncio.run(seed_demo_users(f"127.0.0.1:{fleet.ports.grpc['users']}"))
+        asyncio.run(
+            seed_demo_users(
+                f"127.0.0.1:{fleet.ports.grpc['users']}", f"http://127.0.0.1:{fleet.ports.standin}"
+            )
+        )
     log.info("CodeGram is ready: gateway %s", gateway)
 
 
-async def seed_demo_users(users_target: str) -> None:
+async def seed_demo_users(users_target: str, standin_url: str) -> None:
     """Give the stand-in's demo accounts a CodeGram profile, as their first sign-in would."""
     async with create_channel(users_target) as channel:
         stub = users_pb2_grpc.UsersServiceStub(channel)
@@ -89,6 +93,7 @@ async def seed_demo_users(users_target: str) -> None:
                     github_id=account.id,
                     login=account.login,
                     name=account.name,
+                    avatar_url=f"{standin_url}/avatars/u/{account.id}?v=4",
                     email=account.primary_email,
                     bio=account.bio,
                     location=account.location,
@@ -120,6 +125,7 @@ def token(username: str, gateway: str, ttl: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="codegram-dev")
     sub = parser.add_subparsers(dest="command", required=True)
     up_cmd = sub.add_parser("up", help="start the whole fleet with embedded engines")
