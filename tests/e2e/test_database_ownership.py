@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from codegram_devstack.fleet import SERVICES
-from codegram_devstack.pytest_plugin import RunningFleet
+from codegram_devstack.fleet import RunningFleet
 
 
 def _connect(url: str) -> psycopg.Connection:

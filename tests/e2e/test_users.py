@@ -10,7 +10,7 @@ import httpx
 import pytest
 from grpc import aio
 
-from codegram_devstack.pytest_plugin import RunningFleet
+from codegram_devstack.fleet import RunningFleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 

@@ -8,14 +8,13 @@ import logging
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 from honcho.manager import Manager
 
 from codegram_devstack import protogen
-from codegram_devstack.fleet import Fleet, Ports
+from codegram_devstack.fleet import Fleet, Ports, wait_ready
 from codegram_devstack.github_demo_data import ACCOUNTS
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
@@ -61,18 +60,9 @@ def up(state_dir: Path, free_ports: bool) -> int:
 
 def _announce_when_ready(fleet: Fleet, gateway: str, seed: bool, timeout: float = 180.0) -> None:
     """Once every process answers /readyz: seed the demo users and say where the gateway is."""
-    deadline = time.monotonic() + timeout
-    pending = {spec.name: spec.port for spec in fleet.process_specs()}
-    while pending and time.monotonic() < deadline:
-        for name, port in list(pending.items()):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    del pending[name]
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.5)
+    pending = wait_ready({spec.name: spec.port for spec in fleet.process_specs()}, timeout)
     if pending:
-        log.warning("not ready after %.0fs: %s; see the logs above", timeout, ", ".join(sorted(pending)))
+        log.warning("not ready after %.0fs: %s; see the logs above", timeout, ", ".join(pending))
         return
     if seed:
         asyncio.run(

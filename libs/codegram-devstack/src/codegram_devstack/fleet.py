@@ -6,11 +6,16 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 from codegram_devstack import engines
 from codegram_devstack.bootstrap import DATABASE, bootstrap
@@ -212,3 +217,86 @@ class Fleet:
                 )
             )
         return specs
+
+
+def wait_ready(
+    ports: dict[str, int],
+    timeout: float,
+    exited: Callable[[str], str | None] = lambda _name: None,
+) -> list[str]:
+    """Poll every process's /readyz until all answer 200; returns the names still not ready.
+
+    `exited(name)` says why a process is gone (its log tail), to fail fast instead of waiting.
+    """
+    deadline = time.monotonic() + timeout
+    pending = dict(ports)
+    while pending and time.monotonic() < deadline:
+        for name, port in list(pending.items()):
+            reason = exited(name)
+            if reason is not None:
+                raise RuntimeError(f"{name} exited:\n{reason}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
+        if pending:
+            time.sleep(0.2)
+    return sorted(pending)
+
+
+@dataclass
+class RunningFleet:
+    """The fleet's processes started directly (tests, benchmarks), each logging to its own file."""
+
+    fleet: Fleet
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, fleet: Fleet, log_dir: Path, timeout: float = 90.0) -> RunningFleet:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        running = cls(fleet)
+        specs = fleet.process_specs()
+        for spec in specs:
+            running.logs[spec.name] = log_dir / f"{spec.name}.log"
+            with running.logs[spec.name].open("ab") as out:
+                running.processes[spec.name] = subprocess.Popen(
+                    spec.command, env=spec.env, stdout=out, stderr=subprocess.STDOUT
+                )
+        try:
+            pending = wait_ready({s.name: s.port for s in specs}, timeout, running._exit_reason)
+            if pending:
+                tails = "\n".join(f"--- {n}\n{running.log(n)[-2000:]}" for n in pending)
+                raise TimeoutError(f"not ready after {timeout}s: {pending}\n{tails}")
+        except BaseException:
+            running.stop()
+            raise
+        return running
+
+    def _exit_reason(self, name: str) -> str | None:
+        proc = self.processes[name]
+        return None if proc.poll() is None else f"rc={proc.returncode}\n{self.log(name)[-4000:]}"
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.fleet.ports.gateway}"
+
+    def http_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.fleet.ports.http[service]}"
+
+    def grpc_target(self, service: str) -> str:
+        return f"127.0.0.1:{self.fleet.ports.grpc[service]}"
+
+    def log(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace")
