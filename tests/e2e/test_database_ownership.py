@@ -5,8 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from codegram_devstack.fleet import SERVICES
-from codegram_devstack.fleet import RunningFleet
+from codegram_devstack.fleet import SERVICES, RunningFleet
 
 
 def _connect(url: str) -> psycopg.Connection:

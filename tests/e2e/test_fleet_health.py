@@ -6,8 +6,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from codegram_devstack.fleet import SERVICES
-from codegram_devstack.fleet import RunningFleet
+from codegram_devstack.fleet import SERVICES, RunningFleet
 from codegram_kit.grpc import create_channel
 
 
