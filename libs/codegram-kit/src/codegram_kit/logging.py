@@ -19,10 +19,17 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = current_request_id()
-        record.rid = record.request_id or "-"  # for the console format
         span = trace.get_current_span().get_span_context()
         record.trace_id = format(span.trace_id, "032x") if span.is_valid else None
         return True
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """For people: the request id in brackets, "-" outside a request."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.rid = getattr(record, "request_id", None) or "-"
+        return super().format(record)
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
@@ -36,7 +43,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s [%(rid)s] %(message)s"))
+        handler.setFormatter(_ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s [%(rid)s] %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
