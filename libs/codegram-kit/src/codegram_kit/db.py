@@ -35,7 +35,10 @@ def create_engine(url: str, schema: str, pool_size: int = 10) -> AsyncEngine:
         to_async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout (a quarter of a simple read's
+        # throughput, bench/results.md). After a database restart the first error invalidates the
+        # whole pool, so one request fails instead of every checkout paying forever.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"options": f"-c search_path={schema} -c statement_timeout=15000"},
     )
