@@ -13,7 +13,7 @@ from codegram_gateway.routes import ROUTES, RouteTable
 
 def _operations(service: str) -> set[tuple[str, str]]:
     definition = importlib.import_module(f"codegram_{service}.__main__").SERVICE
-    app = definition.create_app(definition.settings())
+    app = definition.create_app(definition.settings(redis_url="redis://127.0.0.1:1/0"))  # never connected
     return {
         (method.upper(), path)
         for path, item in app.openapi()["paths"].items()

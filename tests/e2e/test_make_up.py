@@ -28,7 +28,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise AssertionError(f"not ready in {timeout}s:\n{log.read_text()[-4000:]}")
 
 
-def _wait_for_log(log: Path, text: str, timeout: float = 30) -> None:
+def _wait_for_log(log: Path, text: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while text not in log.read_text():
         assert time.monotonic() < deadline, log.read_text()[-4000:]

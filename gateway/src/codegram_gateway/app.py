@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from starlette.responses import Response
 
 from codegram_gateway.proxy import Upstreams
-from codegram_gateway.routes import RouteTable
+from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.errors import error_response
 from codegram_kit.http import create_app as create_base_app
 from codegram_kit.settings import GatewaySettings
@@ -51,5 +51,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 return error_response(405, "METHOD_NOT_ALLOWED", "method not allowed")
             return error_response(404, "NOT_FOUND", "not found")
         return await upstreams.forward(request, route.service)
+
+    @app.get(JWKS.pattern, include_in_schema=False)
+    async def jwks(request: Request) -> Response:
+        return await upstreams.forward(request, JWKS.service)
 
     return app

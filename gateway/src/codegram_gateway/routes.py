@@ -22,6 +22,10 @@ class Route:
 
 # Most specific first: the first match wins.
 ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/auth/github/authorize", "auth", frozenset({"GET"})),
+    Route("/api/v1/auth/github/callback", "auth", frozenset({"POST"})),
+    Route("/api/v1/auth/refresh", "auth", frozenset({"POST"})),
+    Route("/api/v1/auth/logout", "auth", frozenset({"POST"})),
     Route("/api/v1/users", "users", frozenset({"GET"})),
     Route("/api/v1/users/me", "users", frozenset({"GET", "PATCH"})),
     Route("/api/v1/users/{username}", "users", frozenset({"GET"})),
@@ -41,3 +45,7 @@ class RouteTable:
                     return route, True
                 path_known = True
         return None, path_known
+
+
+# Served at the gateway's root rather than under /api/v1.
+JWKS = Route("/.well-known/jwks.json", "auth", frozenset({"GET"}))

@@ -68,6 +68,16 @@ async def test_code_exchange_gives_a_token_that_reads_the_user(gh: httpx.AsyncCl
     assert (user["login"], user["id"], user["type"]) == ("octocat", 583231, "User")
 
 
+async def test_form_encoded_exchange(gh: httpx.AsyncClient) -> None:
+    code = await _code(gh, verifier=None)
+    resp = await gh.post(
+        "/login/oauth/access_token",
+        data={"client_id": STANDIN_CLIENT_ID, "client_secret": STANDIN_CLIENT_SECRET, "code": code},
+        headers={"Accept": "application/json"},
+    )
+    assert resp.json()["access_token"].startswith("gho_")
+
+
 async def test_a_code_works_once(gh: httpx.AsyncClient) -> None:
     code = await _code(gh)
     assert "access_token" in await _exchange(gh, code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -139,6 +140,14 @@ class Fleet:
         path.chmod(0o600)
         return stored
 
+    def _encryption_key(self) -> str:
+        """The auth service's at-rest key for this state directory, made once."""
+        path = self.state_dir / "auth-encryption-key"
+        if not path.exists():
+            path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def bootstrap_database(self) -> None:
         assert self.database_url is not None
         self.service_db_urls = bootstrap(self.database_url, self._passwords())
@@ -164,6 +173,8 @@ class Fleet:
                 "NATS_URL": self.nats_url or "",
                 "REDIS_URL": self.redis_url or "",
                 "JWT_TEST_PUBLIC_KEY": self.signing_key.public_pem,
+                "JWKS_URL": f"http://127.0.0.1:{self.ports.http['auth']}/.well-known/jwks.json",
+                "AUTH_ENCRYPTION_KEYS": self._encryption_key(),
                 "HTTP_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
             }
@@ -171,6 +182,9 @@ class Fleet:
         for service in SERVICES:
             env[f"{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{self.ports.grpc[service]}"
             env[f"{service.upper()}_HTTP_URL"] = f"http://127.0.0.1:{self.ports.http[service]}"
+        if self.environment == "test":
+            # Tests rotate and remove signing keys and must see it within a second, not minutes.
+            env.update(JWKS_CACHE_SECONDS="1", JWKS_MIN_REFRESH_SECONDS="0.2")
         if "GITHUB_CLIENT_ID" not in os.environ:
             standin = f"http://127.0.0.1:{self.ports.standin}"
             env.update(

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -196,7 +196,8 @@ def create_app(
         if request.headers.get("content-type", "").startswith("application/json"):
             body = await request.json()
         else:
-            body = dict(await request.form())
+            # Form-encoded, as OAuth clients usually send it (parsed here: no multipart dependency).
+            body = dict(parse_qsl((await request.body()).decode()))
         bad = {
             "error": "bad_verification_code",
             "error_description": "The code passed is incorrect or expired.",

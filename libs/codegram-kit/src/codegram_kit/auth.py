@@ -43,12 +43,14 @@ class TokenVerifier:
         static_keys: dict[str, Any] | None = None,
         leeway: int = 30,
         refresh_interval: float = 5.0,
+        cache_seconds: float = 300.0,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks_url = jwks_url
         self.leeway = leeway
         self.refresh_interval = refresh_interval
+        self.cache_seconds = cache_seconds
         self._static = dict(static_keys or {})
         self._keys: dict[str, Any] = dict(self._static)
         self._last_fetch = 0.0
@@ -67,6 +69,8 @@ class TokenVerifier:
             jwks_url=settings.jwks_url,
             static_keys=static,
             leeway=settings.jwt_leeway_seconds,
+            refresh_interval=settings.jwks_min_refresh_seconds,
+            cache_seconds=settings.jwks_cache_seconds,
         )
 
     async def _refresh(self) -> None:
@@ -98,10 +102,10 @@ class TokenVerifier:
             raise Unauthorized("invalid token")
         if header.get("typ", "").lower() != ACCESS_TOKEN_TYPE:
             raise Unauthorized("invalid token type")
-        key = self._keys.get(kid)
-        if key is None:
+        stale = self.jwks_url is not None and time.monotonic() - self._last_fetch > self.cache_seconds
+        if stale or kid not in self._keys:
             await self._refresh()
-            key = self._keys.get(kid)
+        key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("invalid token")
         try:

@@ -50,6 +50,14 @@ class PayloadTooLarge(DomainError):
     status, code, default_message = 413, "PAYLOAD_TOO_LARGE", "payload too large"
 
 
+class BadGateway(DomainError):
+    status, code, default_message = 502, "BAD_GATEWAY", "an upstream service failed"
+
+
+class GatewayTimeout(DomainError):
+    status, code, default_message = 504, "GATEWAY_TIMEOUT", "an upstream service did not answer in time"
+
+
 class Unavailable(DomainError):
     status, code, default_message = 503, "SERVICE_UNAVAILABLE", "service unavailable"
 

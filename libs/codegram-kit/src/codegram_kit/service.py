@@ -20,11 +20,12 @@ from fastapi import FastAPI
 from grpc import aio
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from redis.asyncio import Redis
 
 from codegram_kit import events, migrations
 from codegram_kit.auth import TokenVerifier
 from codegram_kit.db import Database, create_engine
-from codegram_kit.grpc import GrpcServer
+from codegram_kit.grpc import GrpcServer, create_channel
 from codegram_kit.http import create_app
 from codegram_kit.logging import configure_logging
 from codegram_kit.outbox import Outbox, OutboxRelay
@@ -47,6 +48,7 @@ class ServiceRuntime:
         metadata: sa.MetaData,
         outbox_table: sa.Table,
         processed_table: sa.Table,
+        uses_redis: bool = False,
     ) -> None:
         self.settings = settings
         self.metadata = metadata
@@ -60,6 +62,23 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumers: list[events.IdempotentConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self.redis: Redis | None = None
+        self._channels: dict[str, aio.Channel] = {}
+        if uses_redis:
+            if not settings.redis_url:
+                raise ValueError(f"{settings.service_name} needs REDIS_URL")
+            self.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    def channel(self, target: str) -> aio.Channel:
+        """One long-lived gRPC channel per target (deadline, request id and trace on every call)."""
+        if target not in self._channels:
+            self._channels[target] = create_channel(target, self.settings.grpc_default_timeout_seconds)
+        return self._channels[target]
+
+    async def close_channels(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
 
     async def nats_ready(self) -> None:
         if self.nc is None or not self.nc.is_connected:
@@ -67,7 +86,10 @@ class ServiceRuntime:
         await self.nc.flush(timeout=2)
 
     def readiness(self) -> dict[str, Callable[[], Any]]:
-        return {"database": self.db.ping, "nats": self.nats_ready}
+        checks: dict[str, Callable[[], Any]] = {"database": self.db.ping, "nats": self.nats_ready}
+        if self.redis is not None:
+            checks["redis"] = self.redis.ping
+        return checks
 
     async def start_messaging(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
         self.nc = await events.connect(self.settings.nats_url, f"codegram-{self.settings.service_name}")
@@ -125,7 +147,10 @@ def build_service_app(
             # uvicorn has stopped taking requests; now drain gRPC, then messaging, then the pool.
             await grpc_server.stop(settings.shutdown_grace_seconds)
             await runtime.stop_messaging()
+            await runtime.close_channels()
             await runtime.db.dispose()
+            if runtime.redis is not None:
+                await runtime.redis.aclose()
             log.info("service stopped")
 
     app = create_app(settings.service_name, title=title, readiness=runtime.readiness(), lifespan=lifespan)
@@ -163,6 +188,7 @@ class ServiceDefinition:
     routers: Sequence[Any] = ()
     grpc_registrars: Sequence[GrpcRegistrar] = ()
     consumers: Sequence[ConsumerFactory] = ()
+    uses_redis: bool = False
 
     def settings(self, **overrides: Any) -> ServiceSettings:
         overrides.setdefault("service_name", self.name)
@@ -174,6 +200,7 @@ class ServiceDefinition:
             metadata=self.models.metadata,
             outbox_table=self.models.outbox,
             processed_table=self.models.processed_events,
+            uses_redis=self.uses_redis,
         )
         return build_service_app(
             runtime,

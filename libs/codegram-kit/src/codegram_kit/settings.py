@@ -33,6 +33,10 @@ class BaseProcessSettings(BaseSettings):
     jwks_url: str | None = None
     jwt_test_public_key: str | None = None
     jwt_leeway_seconds: int = 30
+    # Keys are refetched when this old (so removed keys stop verifying) and on an unknown kid,
+    # but never more often than the minimum interval.
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 5.0
 
     @model_validator(mode="after")
     def _refuse_test_keys_in_production(self) -> BaseProcessSettings:

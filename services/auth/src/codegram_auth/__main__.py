@@ -3,10 +3,19 @@
 import sys
 from pathlib import Path
 
-from codegram_auth import models
+from codegram_auth import api, grpc_api, models
+from codegram_auth.config import AuthSettings
 from codegram_kit.service import ServiceDefinition
 
-SERVICE = ServiceDefinition(name="auth", models=models, migrations_dir=Path(__file__).parent / "migrations")
+SERVICE = ServiceDefinition(
+    name="auth",
+    models=models,
+    migrations_dir=Path(__file__).parent / "migrations",
+    settings_class=AuthSettings,
+    routers=[api.router],
+    grpc_registrars=[grpc_api.register],
+    uses_redis=True,
+)
 main = SERVICE.main
 
 if __name__ == "__main__":

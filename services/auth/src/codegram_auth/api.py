@@ -1,0 +1,95 @@
+"""The auth service's public HTTP API (API.md "Auth"), called only through the gateway."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from google.protobuf.json_format import MessageToDict
+
+from codegram_auth.schemas import AuthorizeRead, CallbackBody, RefreshBody, SignedInUser, TokenRead
+from codegram_auth.service import AuthService, TokenPair, auth_service
+from codegram_kit.auth import CurrentPrincipal
+from codegram_kit.errors import error_response
+from codegram_proto.codegram.users.v1 import users_pb2
+
+router = APIRouter(tags=["auth"])
+
+
+async def _auth_service(request: Request) -> AsyncIterator[AuthService]:
+    async with auth_service(request.app.state.runtime) as service:
+        yield service
+
+
+Auth = Annotated[AuthService, Depends(_auth_service)]
+
+
+def _user(user: users_pb2.User) -> SignedInUser:
+    data = MessageToDict(user, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    github = data.get("github") if user.HasField("github") else None
+    if github:
+        github = {k: github.get(k) for k in ("login", "followers", "following", "public_repos", "synced_at")}
+        github.update({k: int(github[k] or 0) for k in ("followers", "following", "public_repos")})
+    stats = {k: int(v) for k, v in data.get("stats", {}).items()}
+    return SignedInUser(
+        **{k: data[k] for k in ("id", "username", "full_name", "avatar_url", "bio", "location", "website")},
+        created_at=data["created_at"],
+        stats={"followers": 0, "following": 0, "snippets": 0, "docs": 0} | stats,
+        github=github,
+    )
+
+
+def _tokens(pair: TokenPair) -> TokenRead:
+    return TokenRead(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=_user(pair.user) if pair.user is not None else None,
+    )
+
+
+@router.get(
+    "/api/v1/auth/github/authorize", response_model=AuthorizeRead, summary="Start signing in with GitHub"
+)
+async def authorize(auth: Auth, redirect_uri: Annotated[str, Query(max_length=2048)]) -> AuthorizeRead:
+    url, state = await auth.authorize(redirect_uri)
+    return AuthorizeRead(authorize_url=url, state=state)
+
+
+@router.post(
+    "/api/v1/auth/github/callback", response_model=TokenRead, summary="Finish signing in with GitHub"
+)
+async def callback(body: CallbackBody, auth: Auth) -> TokenRead:
+    return _tokens(await auth.callback(body.code, body.state))
+
+
+@router.post(
+    "/api/v1/auth/refresh",
+    response_model=TokenRead,
+    response_model_exclude_none=True,
+    summary="Rotate a refresh token for a new pair",
+)
+async def refresh(body: RefreshBody, auth: Auth) -> Response | TokenRead:
+    pair = await auth.refresh(body.refresh_token)
+    if pair is None:
+        # Answered, not raised: a reused token's family revocation must commit with this 401.
+        return error_response(401, "UNAUTHORIZED", "invalid refresh token")
+    return _tokens(pair)
+
+
+@router.post("/api/v1/auth/logout", status_code=204, response_class=Response, summary="Revoke a token family")
+async def logout(body: RefreshBody, principal: CurrentPrincipal, auth: Auth) -> Response:
+    await auth.logout(body.refresh_token, principal.user_id)
+    return Response(status_code=204)
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+async def jwks(auth: Auth) -> Response:
+    keys = await auth.jwks()
+    return Response(
+        content=json.dumps(keys),
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=60"},
+    )
