@@ -259,3 +259,62 @@ def test_github_token_custody_over_grpc(fleet: RunningFleet, gateway: httpx.Clie
     user = httpx.get(f"http://127.0.0.1:{fleet.fleet.ports.standin}/user", headers=bearer(reply.access_token))
     assert user.json()["login"] == "octocat"
     assert reply.access_token not in fleet.log("auth")
+
+
+def _standin(fleet: RunningFleet, control: str, body: dict) -> None:
+    resp = httpx.post(f"http://127.0.0.1:{fleet.fleet.ports.standin}/_standin/{control}", json=body)
+    assert resp.status_code == 204
+
+
+def test_github_failing_is_502(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    started = start(gateway)
+    back = github_redirect(started["authorize_url"])
+    _standin(fleet, "fail", {"path_prefix": "/user", "status": 500, "times": 1})
+    assert_error(gateway.post("/auth/github/callback", json=back), 502, "BAD_GATEWAY")
+
+
+def test_github_slow_is_504_not_a_hang(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    started = start(gateway)
+    back = github_redirect(started["authorize_url"])
+    _standin(fleet, "delay", {"seconds": 8})
+    try:
+        began = time.monotonic()
+        assert_error(gateway.post("/auth/github/callback", json=back), 504, "GATEWAY_TIMEOUT")
+        assert time.monotonic() - began < 8
+    finally:
+        _standin(fleet, "delay", {"seconds": 0})
+
+
+def test_secrets_are_encrypted_at_rest(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    import psycopg
+
+    sign_in(gateway, "octocat")
+    with psycopg.connect(fleet.fleet.admin_url()) as conn:
+        keys = conn.execute("SELECT private_key_encrypted FROM auth.signing_keys").fetchall()
+        tokens = conn.execute("SELECT token_encrypted FROM auth.github_tokens").fetchall()
+        hashes = conn.execute("SELECT token_hash FROM auth.refresh_tokens LIMIT 5").fetchall()
+    assert keys and tokens and hashes
+    assert all(b"PRIVATE KEY" not in bytes(k) for (k,) in keys)
+    assert all(not bytes(t).startswith(b"gho_") for (t,) in tokens)
+    assert all(len(bytes(h)) == 32 for (h,) in hashes)  # only SHA-256 digests are stored
+
+
+async def test_sign_in_publishes_signed_in(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
+
+    nc = await nats.connect(fleet.fleet.nats_url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(
+            "codegram.auth.user.signed_in",
+            durable="e2e-signed-in",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+        )
+        signed = await asyncio.to_thread(sign_in, gateway, "linus-dev")
+        msgs = await sub.fetch(10, timeout=5)
+    finally:
+        await nc.close()
+    events = [auth_events.UserSignedIn.FromString(m.data) for m in msgs]
+    assert [e.user_id for e in events if e.user_id == signed["user"]["id"]] == [signed["user"]["id"]]
