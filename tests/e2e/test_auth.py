@@ -299,22 +299,12 @@ def test_secrets_are_encrypted_at_rest(fleet: RunningFleet, gateway: httpx.Clien
     assert all(len(bytes(h)) == 32 for (h,) in hashes)  # only SHA-256 digests are stored
 
 
-async def test_sign_in_publishes_signed_in(fleet: RunningFleet, gateway: httpx.Client) -> None:
-    import nats
-    from nats.js.api import ConsumerConfig, DeliverPolicy
-
+async def test_sign_in_publishes_signed_in(gateway: httpx.Client, subscribe) -> None:
     from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
 
-    nc = await nats.connect(fleet.fleet.nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe(
-            "codegram.auth.user.signed_in",
-            durable="e2e-signed-in",
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
-        )
-        signed = await asyncio.to_thread(sign_in, gateway, "linus-dev")
-        msgs = await sub.fetch(10, timeout=5)
-    finally:
-        await nc.close()
-    events = [auth_events.UserSignedIn.FromString(m.data) for m in msgs]
-    assert [e.user_id for e in events if e.user_id == signed["user"]["id"]] == [signed["user"]["id"]]
+    collect = await subscribe("codegram.auth.user.signed_in")
+    signed = await asyncio.to_thread(sign_in, gateway, "linus-dev")
+    user_id = signed["user"]["id"]
+    mine = await collect(lambda m: auth_events.UserSignedIn.FromString(m.data).user_id == user_id)
+    assert len(mine) == 1
+    assert mine[0].headers["CodeGram-Event-Type"] == "codegram.events.v1.UserSignedIn"

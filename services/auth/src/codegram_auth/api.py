@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from google.protobuf.json_format import MessageToDict
 
-from codegram_auth.schemas import AuthorizeRead, CallbackBody, RefreshBody, SignedInUser, TokenRead
+from codegram_auth.schemas import AuthorizeRead, CallbackBody, RefreshBody, TokenRead
 from codegram_auth.service import AuthService, TokenPair, auth_service
 from codegram_kit.auth import CurrentPrincipal
 from codegram_kit.errors import error_response
-from codegram_proto.codegram.users.v1 import users_pb2
+from codegram_kit.user_views import user_from_proto
 
 router = APIRouter(tags=["auth"])
 
@@ -26,27 +25,12 @@ async def _auth_service(request: Request) -> AsyncIterator[AuthService]:
 Auth = Annotated[AuthService, Depends(_auth_service)]
 
 
-def _user(user: users_pb2.User) -> SignedInUser:
-    data = MessageToDict(user, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    github = data.get("github") if user.HasField("github") else None
-    if github:
-        github = {k: github.get(k) for k in ("login", "followers", "following", "public_repos", "synced_at")}
-        github.update({k: int(github[k] or 0) for k in ("followers", "following", "public_repos")})
-    stats = {k: int(v) for k, v in data.get("stats", {}).items()}
-    return SignedInUser(
-        **{k: data[k] for k in ("id", "username", "full_name", "avatar_url", "bio", "location", "website")},
-        created_at=data["created_at"],
-        stats={"followers": 0, "following": 0, "snippets": 0, "docs": 0} | stats,
-        github=github,
-    )
-
-
 def _tokens(pair: TokenPair) -> TokenRead:
     return TokenRead(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
-        user=_user(pair.user) if pair.user is not None else None,
+        user=user_from_proto(pair.user) if pair.user is not None else None,
     )
 
 

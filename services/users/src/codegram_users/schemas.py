@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from codegram_kit.schemas import StrictModel
+from codegram_kit.user_views import GitHubSummary, UserRead, UserStats
+
+__all__ = ["GitHubSummary", "UserMe", "UserRead", "UserStats", "UserUpdate"]
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -27,34 +29,6 @@ def _email(value: str | None) -> str | None:
     if value is not None and not _EMAIL.match(value):
         raise ValueError("must be an email address")
     return value.lower() if value else value
-
-
-class UserStats(BaseModel):
-    followers: int
-    following: int
-    snippets: int
-    docs: int
-
-
-class GitHubSummary(BaseModel):
-    login: str
-    followers: int
-    following: int
-    public_repos: int
-    synced_at: datetime | None
-
-
-class UserRead(BaseModel):
-    id: str
-    username: str
-    full_name: str
-    avatar_url: str
-    bio: str
-    location: str
-    website: str
-    created_at: datetime
-    stats: UserStats
-    github: GitHubSummary | None
 
 
 class UserMe(UserRead):
