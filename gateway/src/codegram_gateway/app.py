@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 from starlette.responses import Response
 
+from codegram_gateway.edge import edge_middleware
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.errors import error_response
@@ -37,7 +38,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     if settings.redis_url:
         redis = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
         readiness["redis"] = redis.ping
-    app = create_base_app("gateway", title="CodeGram API", lifespan=lifespan, readiness=readiness)
+    app = create_base_app(
+        "gateway",
+        title="CodeGram API",
+        lifespan=lifespan,
+        readiness=readiness,
+        middleware=edge_middleware(settings),
+    )
 
     @app.api_route(
         "/api/v1/{path:path}",

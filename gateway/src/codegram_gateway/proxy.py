@@ -10,6 +10,7 @@ from fastapi import Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
+from codegram_gateway.edge import BodyTooLarge
 from codegram_kit.context import REQUEST_ID_HEADER, current_request_id
 from codegram_kit.errors import error_response
 from codegram_kit.tracing import inject
@@ -68,11 +69,16 @@ class Upstreams:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False
             )
+        except BodyTooLarge:
+            raise  # the body limit answers 413
         except TimeoutError:
             return error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
+            if _caused_by(exc, BodyTooLarge):
+                # aiohttp wraps what the body stream raised; the body limit answers 413.
+                raise BodyTooLarge from exc
             log.warning("upstream unavailable", extra={"service": service, "error": repr(exc)})
             return error_response(
                 503, "SERVICE_UNAVAILABLE", f"{service} is unavailable", headers={"Retry-After": "5"}
@@ -88,3 +94,12 @@ class Upstreams:
             headers=response_headers,
             background=BackgroundTask(upstream.release),
         )
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_kit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
@@ -133,7 +134,10 @@ def create_app(
     readiness: dict[str, ReadinessCheck] | None = None,
     lifespan: Any = None,
     version: str = "1.0.0",
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """A FastAPI app with the error envelope and operational routes. `middleware` runs inside the
+    request context (so its responses carry the request id), the first listed outermost."""
     app = FastAPI(
         title=title,
         version=version,
@@ -144,5 +148,7 @@ def create_app(
     )
     install_error_handlers(app)
     add_operational_routes(app, readiness if readiness is not None else {})
+    for layer in reversed(middleware):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

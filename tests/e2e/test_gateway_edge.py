@@ -1,0 +1,81 @@
+"""Edge policies at the real gateway: the body limit and CORS (API.md "General rules")."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from codegram_devstack.fleet import RunningFleet
+
+ALLOWED = "http://localhost:3000"
+TWO_MIB = 2 * 1024 * 1024
+
+
+def test_a_declared_2_mib_body_is_413_without_reaching_the_service(fleet: RunningFleet) -> None:
+    body = json.dumps({"bio": "x" * TWO_MIB}).encode()
+    resp = httpx.patch(
+        f"{fleet.gateway_url}/api/v1/users/me", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert resp.json()["request_id"] == resp.headers["x-request-id"]
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(fleet: RunningFleet) -> None:
+    def chunks():
+        for _ in range(TWO_MIB // 65536):
+            yield b"x" * 65536
+
+    resp = httpx.patch(
+        f"{fleet.gateway_url}/api/v1/users/me", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_body_under_the_limit_reaches_the_service(fleet: RunningFleet) -> None:
+    body = json.dumps({"bio": "x" * 1000}).encode()
+    token = fleet.fleet.signing_key.mint("00000000-0000-0000-0000-000000000000")
+    resp = httpx.patch(
+        f"{fleet.gateway_url}/api/v1/users/me",
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    # The users service answered: the bio is too long for a profile.
+    assert resp.status_code == 400 and resp.json()["error"]["details"][0]["field"] == "bio"
+
+
+def test_preflight_from_an_allowed_origin(fleet: RunningFleet) -> None:
+    resp = httpx.options(
+        f"{fleet.gateway_url}/api/v1/users/me",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == ALLOWED
+    assert resp.headers["access-control-allow-credentials"] == "true"
+    assert resp.headers["access-control-max-age"] == "600"
+    assert "PATCH" in resp.headers["access-control-allow-methods"]
+    assert resp.headers["x-request-id"]
+
+
+def test_preflight_from_another_origin_is_refused(fleet: RunningFleet) -> None:
+    resp = httpx.options(
+        f"{fleet.gateway_url}/api/v1/users/me",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PATCH"},
+    )
+    assert resp.status_code == 400
+    assert "access-control-allow-origin" not in resp.headers
+
+
+def test_simple_requests_get_cors_headers_only_for_allowed_origins(fleet: RunningFleet) -> None:
+    url = f"{fleet.gateway_url}/api/v1/users?limit=1"
+    allowed = httpx.get(url, headers={"Origin": ALLOWED})
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+    other = httpx.get(url, headers={"Origin": "https://evil.example"})
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
