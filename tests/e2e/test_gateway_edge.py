@@ -79,3 +79,61 @@ def test_simple_requests_get_cors_headers_only_for_allowed_origins(fleet: Runnin
     assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
     other = httpx.get(url, headers={"Origin": "https://evil.example"})
     assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+
+
+def _forged(fleet: RunningFleet) -> dict[str, str]:
+    import base64
+
+    key = fleet.fleet.signing_key
+
+    def b64(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    header, payload, _ = key.mint("someone").split(".")
+    return {
+        "alg none": f"{b64({'alg': 'none', 'typ': 'at+jwt', 'kid': 'x'})}.{payload}.",
+        "tampered": f"{header}.{b64({'sub': 'admin', 'exp': 9999999999})}.{_}",
+        "expired": key.mint("someone", ttl=-120),
+        "wrong audience": key.mint("someone", audience="other"),
+        "refresh token as access token": "Yq2m0v8Hc4sQ0s1d3pW6y9oZ0k1xN2c3b4v5n6m7a8s",
+        "injected kid": f"{b64({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': '../../dev/null'})}.{payload}.{_}",
+    }
+
+
+def test_bad_tokens_are_refused_at_the_edge_even_on_public_endpoints(fleet: RunningFleet) -> None:
+    url = f"{fleet.gateway_url}/api/v1/users?limit=1"
+    assert httpx.get(url).status_code == 200  # anonymous is fine
+    for name, token in _forged(fleet).items():
+        resp = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 401, name
+        assert resp.json()["error"]["code"] == "UNAUTHORIZED", name
+    assert httpx.get(url, headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 401
+
+
+def test_tokens_in_the_query_string_are_refused(fleet: RunningFleet) -> None:
+    token = fleet.fleet.signing_key.mint("someone")
+    resp = httpx.get(f"{fleet.gateway_url}/api/v1/users", params={"access_token": token})
+    assert resp.status_code == 401
+
+
+def test_a_client_sent_identity_header_changes_nothing(fleet: RunningFleet) -> None:
+    import asyncio
+
+    from codegram_kit.grpc import create_channel
+    from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+
+    async def make(login: str, github_id: int) -> str:
+        async with create_channel(fleet.grpc_target("users")) as channel:
+            stub = users_pb2_grpc.UsersServiceStub(channel)
+            reply = await stub.UpsertGitHubUser(
+                users_pb2.UpsertGitHubUserRequest(github_id=github_id, login=login)
+            )
+            return reply.user.id
+
+    alice = asyncio.run(make("edge-alice", 771001))
+    bob = asyncio.run(make("edge-bob", 771002))
+    me = f"{fleet.gateway_url}/api/v1/users/me"
+    assert httpx.get(me, headers={"X-User-Id": bob}).status_code == 401
+    token = fleet.fleet.signing_key.mint(alice)
+    resp = httpx.get(me, headers={"Authorization": f"Bearer {token}", "X-User-Id": bob})
+    assert resp.json()["id"] == alice

@@ -9,9 +9,10 @@ from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 from starlette.responses import Response
 
-from codegram_gateway.edge import edge_middleware
+from codegram_gateway.edge import authenticate, edge_middleware
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.routes import JWKS, RouteTable
+from codegram_kit.auth import TokenVerifier
 from codegram_kit.errors import error_response
 from codegram_kit.http import create_app as create_base_app
 from codegram_kit.settings import GatewaySettings
@@ -25,6 +26,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         settings.upstream_timeout_seconds,
     )
     table = RouteTable()
+    verifier = TokenVerifier.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +54,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         include_in_schema=False,
     )
     async def proxy(request: Request, path: str) -> Response:
+        refusal = await authenticate(request, verifier)
+        if refusal is not None:
+            return refusal
         route, path_known = table.match(request.method, request.url.path)
         if route is None:
             if path_known:
