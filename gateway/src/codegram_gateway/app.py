@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 from starlette.responses import Response
 
+from codegram_gateway.api_docs import MergedOpenAPI, install_api_docs
 from codegram_gateway.edge import authenticate, edge_middleware
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.routes import JWKS, RouteTable
@@ -46,7 +47,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
         readiness=readiness,
         middleware=edge_middleware(settings),
+        openapi_url=None,
     )
+    install_api_docs(app, MergedOpenAPI(upstreams.base_urls), lambda: upstreams.session)
 
     @app.api_route(
         "/api/v1/{path:path}",

@@ -70,7 +70,7 @@ def _announce_when_ready(fleet: Fleet, gateway: str, seed: bool, timeout: float 
                 f"127.0.0.1:{fleet.ports.grpc['users']}", f"http://127.0.0.1:{fleet.ports.standin}"
             )
         )
-    log.info("CodeGram is ready: gateway %s", gateway)
+    log.info("CodeGram is ready: gateway %s  (API docs %s/docs)", gateway, gateway)
 
 
 async def seed_demo_users(users_target: str, standin_url: str) -> None:

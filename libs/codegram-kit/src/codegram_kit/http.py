@@ -135,6 +135,7 @@ def create_app(
     lifespan: Any = None,
     version: str = "1.0.0",
     middleware: Sequence[Middleware] = (),
+    openapi_url: str | None = "/openapi.json",
 ) -> FastAPI:
     """A FastAPI app with the error envelope and operational routes. `middleware` runs inside the
     request context (so its responses carry the request id), the first listed outermost."""
@@ -144,7 +145,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=openapi_url,
     )
     install_error_handlers(app)
     add_operational_routes(app, readiness if readiness is not None else {})

@@ -1,0 +1,99 @@
+"""The public API's documentation: one OpenAPI built from the services' specs, and offline `/docs`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+log = logging.getLogger("codegram.gateway.docs")
+
+PUBLIC_PREFIXES = ("/api/v1/", "/.well-known/")
+ASSETS = "/docs/assets"
+DESCRIPTION = """The public API of CodeGram. JSON in and out; errors use one envelope
+`{"error": {"code", "message", "details"}, "request_id"}`; lists are cursor-paginated
+(`limit` 1..100, `cursor` from `pagination.next_cursor`, `Link: rel="next"`); authenticated
+endpoints take `Authorization: Bearer <access token>` from the sign-in flow under `/api/v1/auth`."""
+
+
+class MergedOpenAPI:
+    """Fetches each service's spec, keeps its public paths and schemas, and caches the merge."""
+
+    def __init__(self, base_urls: dict[str, str], ttl: float = 60.0) -> None:
+        self.base_urls = base_urls
+        self.ttl = ttl
+        self._cached: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def document(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        async with self._lock:
+            if self._cached is None or time.monotonic() - self._at > self.ttl:
+                self._cached = await self._build(session)
+                self._at = time.monotonic()
+            return self._cached
+
+    async def _build(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        specs = await asyncio.gather(*(self._fetch(session, s, u) for s, u in self.base_urls.items()))
+        paths: dict[str, Any] = {}
+        schemas: dict[str, Any] = {}
+        missing = []
+        for service, spec in zip(self.base_urls, specs, strict=True):
+            if spec is None:
+                missing.append(service)
+                continue
+            for path, item in spec.get("paths", {}).items():
+                if path.startswith(PUBLIC_PREFIXES):
+                    paths[path] = item
+            schemas.update(spec.get("components", {}).get("schemas", {}))
+        document: dict[str, Any] = {
+            "openapi": "3.1.0",
+            "info": {"title": "CodeGram API", "version": "1.0.0", "description": DESCRIPTION},
+            "paths": dict(sorted(paths.items())),
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            },
+        }
+        if missing:
+            # Serve what answered; the next request after the cache expires tries again.
+            document["info"]["x-unavailable-services"] = missing
+            self._at = time.monotonic() - self.ttl + 5
+        return document
+
+    async def _fetch(self, session: aiohttp.ClientSession, service: str, base: str) -> dict[str, Any] | None:
+        try:
+            async with session.get(f"{base}/openapi.json", timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                if resp.status == 200:
+                    return await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("openapi of a service unavailable", extra={"service": service, "error": repr(exc)})
+        return None
+
+
+def install_api_docs(app: FastAPI, merged: MergedOpenAPI, session_factory: Any) -> None:
+    app.mount(ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(await merged.document(session_factory()))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="CodeGram API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            # No call to the public spec validator: the docs must work offline.
+            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        )
