@@ -25,6 +25,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     upstreams = Upstreams(
         {s: getattr(settings, f"{s}_http_url").rstrip("/") for s in SERVICES},
         settings.upstream_timeout_seconds,
+        failure_threshold=settings.circuit_failure_threshold,
+        open_seconds=settings.circuit_open_seconds,
     )
     table = RouteTable()
     verifier = TokenVerifier.from_settings(settings)

@@ -84,5 +84,7 @@ class GatewaySettings(BaseProcessSettings):
     github_http_url: str = "http://127.0.0.1:8085"
     social_http_url: str = "http://127.0.0.1:8086"
     upstream_timeout_seconds: float = 10.0
+    circuit_failure_threshold: int = 5
+    circuit_open_seconds: float = 5.0
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     cors_origins: str = "http://localhost:3000"
