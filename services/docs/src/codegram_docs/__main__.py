@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 from codegram_docs import models
+from codegram_docs.config import DocsSettings
 from codegram_kit.service import ServiceDefinition
 
-SERVICE = ServiceDefinition(name="docs", models=models, migrations_dir=Path(__file__).parent / "migrations")
+SERVICE = ServiceDefinition("docs", models, Path(__file__).parent / "migrations", DocsSettings)
 main = SERVICE.main
 
 if __name__ == "__main__":

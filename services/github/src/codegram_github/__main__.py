@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 from codegram_github import models
+from codegram_github.config import GitHubSettings
 from codegram_kit.service import ServiceDefinition
 
-SERVICE = ServiceDefinition(name="github", models=models, migrations_dir=Path(__file__).parent / "migrations")
+SERVICE = ServiceDefinition("github", models, Path(__file__).parent / "migrations", GitHubSettings)
 main = SERVICE.main
 
 if __name__ == "__main__":

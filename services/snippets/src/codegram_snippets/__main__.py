@@ -5,10 +5,9 @@ from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
 from codegram_snippets import models
+from codegram_snippets.config import SnippetsSettings
 
-SERVICE = ServiceDefinition(
-    name="snippets", models=models, migrations_dir=Path(__file__).parent / "migrations"
-)
+SERVICE = ServiceDefinition("snippets", models, Path(__file__).parent / "migrations", SnippetsSettings)
 main = SERVICE.main
 
 if __name__ == "__main__":

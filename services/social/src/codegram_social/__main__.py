@@ -5,8 +5,9 @@ from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
 from codegram_social import models
+from codegram_social.config import SocialSettings
 
-SERVICE = ServiceDefinition(name="social", models=models, migrations_dir=Path(__file__).parent / "migrations")
+SERVICE = ServiceDefinition("social", models, Path(__file__).parent / "migrations", SocialSettings)
 main = SERVICE.main
 
 if __name__ == "__main__":
