@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from codegram_devstack.fleet import RunningFleet
+from codegram_devstack.engines import free_port
+from codegram_devstack.fleet import RunningFleet, wait_ready
 
 Collect = Callable[[Callable[[Msg], bool], float], Awaitable[list[Msg]]]
 
@@ -49,3 +52,35 @@ async def subscribe(fleet: RunningFleet) -> AsyncIterator[Callable[[str], Awaita
 
     yield _subscribe
     await nc.close()
+
+
+StartGateway = Callable[..., str]
+
+
+@pytest.fixture
+def start_gateway(fleet: RunningFleet, tmp_path: Path) -> Iterator[StartGateway]:
+    """`url = start_gateway(RATE_LIMIT_ANONYMOUS="5/hour", ...)`: one more real gateway process in
+    front of the running services, with its own settings (tests of limits, proxies and outages)."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def _start(**env: str) -> str:
+        spec = next(s for s in fleet.fleet.process_specs() if s.name == "gateway")
+        port = free_port()
+        log = tmp_path / f"gateway-{port}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                spec.command, env={**spec.env, "HTTP_PORT": str(port), **env}, stdout=out, stderr=out
+            )
+        processes.append(proc)
+        exited = lambda _name: None if proc.poll() is None else log.read_text()  # noqa: E731
+        assert not wait_ready({"gateway": port}, 30, exited), log.read_text()
+        return f"http://127.0.0.1:{port}"
+
+    yield _start
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -24,6 +24,9 @@ def main() -> int:
         loop="uvloop",
         http="httptools",
         server_header=False,
+        # The gateway decides itself whose X-Forwarded-For to believe (TRUSTED_PROXIES);
+        # uvicorn's own rewriting would trust any local peer.
+        proxy_headers=False,
     )
     return 0
 

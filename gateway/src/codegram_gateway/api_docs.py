@@ -11,6 +11,7 @@ import aiohttp
 import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -27,8 +28,9 @@ endpoints take `Authorization: Bearer <access token>` from the sign-in flow unde
 class MergedOpenAPI:
     """Fetches each service's spec, keeps its public paths and schemas, and caches the merge."""
 
-    def __init__(self, base_urls: dict[str, str], ttl: float = 60.0) -> None:
+    def __init__(self, base_urls: dict[str, str], ttl: float = 60.0, own: FastAPI | None = None) -> None:
         self.base_urls = base_urls
+        self.own = own  # the gateway's own public routes (search)
         self.ttl = ttl
         self._cached: dict[str, Any] | None = None
         self._at = 0.0
@@ -46,7 +48,9 @@ class MergedOpenAPI:
         paths: dict[str, Any] = {}
         schemas: dict[str, Any] = {}
         missing = []
-        for service, spec in zip(self.base_urls, specs, strict=True):
+        if self.own is not None:
+            specs = [*specs, get_openapi(title="gateway", version="1", routes=self.own.routes)]
+        for service, spec in zip([*self.base_urls, "gateway"], specs, strict=False):
             if spec is None:
                 missing.append(service)
                 continue

@@ -1,20 +1,22 @@
-"""Assembles the gateway: operational routes, the routing table and the proxy."""
+"""Assembles the gateway: operational routes, the API edge (limits, routing, proxy) and search."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from redis.asyncio import Redis
-from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from codegram_gateway import search
 from codegram_gateway.api_docs import MergedOpenAPI, install_api_docs
-from codegram_gateway.edge import authenticate, edge_middleware
+from codegram_gateway.edge import Limits, edge_middleware, parse_networks
 from codegram_gateway.proxy import Upstreams
+from codegram_gateway.ratelimit import RateLimiter
 from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.auth import TokenVerifier
-from codegram_kit.errors import error_response
 from codegram_kit.http import create_app as create_base_app
 from codegram_kit.settings import GatewaySettings
 
@@ -28,49 +30,61 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         failure_threshold=settings.circuit_failure_threshold,
         open_seconds=settings.circuit_open_seconds,
     )
-    table = RouteTable()
-    verifier = TokenVerifier.from_settings(settings)
+    limits = Limits.from_settings(settings)  # refuses a malformed RATE_LIMIT_* at start-up
+    # Two clients: readiness reports Redis as it is, while the limiter gives up on it quickly
+    # (a slow Redis must not slow requests; the limiter then counts locally).
+    limiter_redis = readiness_redis = None
+    if settings.redis_url:
+        limiter_redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+        readiness_redis = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    limiter = RateLimiter(limiter_redis, sync_interval=settings.rate_limit_sync_interval_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await upstreams.start()
+        limiter.start()
         try:
             yield
         finally:
+            await limiter.close()
             await upstreams.close()
+            if readiness_redis is not None:
+                await readiness_redis.aclose()
 
-    readiness = {}
-    if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-        readiness["redis"] = redis.ping
     app = create_base_app(
         "gateway",
         title="CodeGram API",
         lifespan=lifespan,
-        readiness=readiness,
-        middleware=edge_middleware(settings),
+        readiness={"redis": readiness_redis.ping} if readiness_redis is not None else {},
+        middleware=edge_middleware(
+            settings,
+            {
+                "table": RouteTable(),
+                "upstreams": upstreams,
+                "verifier": TokenVerifier.from_settings(settings),
+                "limiter": limiter,
+                "limits": limits,
+                "trusted_proxies": parse_networks(settings.trusted_proxies),
+            },
+        ),
         openapi_url=None,
     )
-    install_api_docs(app, MergedOpenAPI(upstreams.base_urls), lambda: upstreams.session)
+    app.include_router(search.router)
+    app.state.search = search.SearchFanOut(upstreams, settings.search_timeout_seconds)
+    install_api_docs(app, MergedOpenAPI(upstreams.base_urls, own=app), lambda: upstreams.session)
 
-    @app.api_route(
-        "/api/v1/{path:path}",
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
-    async def proxy(request: Request, path: str) -> Response:
-        refusal = await authenticate(request, verifier)
-        if refusal is not None:
-            return refusal
-        route, path_known = table.match(request.method, request.url.path)
-        if route is None:
-            if path_known:
-                return error_response(405, "METHOD_NOT_ALLOWED", "method not allowed")
-            return error_response(404, "NOT_FOUND", "not found")
-        return await upstreams.forward(request, route.service)
+    async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
+        await upstreams.forward(scope, receive, send, JWKS.service)
 
-    @app.get(JWKS.pattern, include_in_schema=False)
-    async def jwks(request: Request) -> Response:
-        return await upstreams.forward(request, JWKS.service)
-
+    app.router.routes.append(Route(JWKS.pattern, _AsgiEndpoint(jwks), methods=["GET"]))
     return app
+
+
+class _AsgiEndpoint:
+    """Marks a callable as a raw ASGI endpoint for Starlette's router."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

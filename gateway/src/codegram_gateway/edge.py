@@ -1,23 +1,40 @@
-"""Edge policies that run before a request is proxied: CORS, the body limit, token checks."""
+"""Edge policies that run before a request is proxied: CORS, the body limit, token checks,
+rate limits and routing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from typing import Any
+from urllib.parse import parse_qs
+
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from codegram_kit.auth import TokenVerifier, bearer_token
+from codegram_gateway.proxy import BodyTooLarge, Upstreams
+from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
+from codegram_gateway.routes import GATEWAY, RouteTable
+from codegram_kit.auth import Principal, TokenVerifier
 from codegram_kit.errors import Unauthorized, error_response
 from codegram_kit.settings import GatewaySettings
 
-EXPOSED_HEADERS = ["X-Request-ID", "ETag", "Link", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
+API_PREFIX = "/api/v1/"
+AUTH_PREFIX = "/api/v1/auth/"
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "ETag",
+    "Link",
+    "Location",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
 ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"]
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodyLimitMiddleware:
@@ -68,28 +85,187 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-async def authenticate(request: Request, verifier: TokenVerifier) -> Response | None:
-    """Refuse a request that carries a bad token at the edge, before it costs a service anything.
+def client_ip(scope: Scope, trusted: Sequence[IPv4Network | IPv6Network]) -> str:
+    """The socket peer, unless it is a trusted proxy: then the nearest untrusted address in
+    X-Forwarded-For (read right to left, since a client can write anything at its left end)."""
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for").decode("latin-1")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return hops[0] if hops and _is_address(hops[0]) else peer
 
-    Anonymous requests pass (services decide what needs a user); services verify the token again,
-    so nothing the gateway forwards is trusted on its own word. Tokens belong in the Authorization
-    header: one in the query string (outside the WebSocket handshake) leaks into logs and is refused.
-    """
-    if "access_token" in request.query_params:
-        return error_response(401, "UNAUTHORIZED", "send the token in the Authorization header")
-    if "authorization" not in request.headers:
-        return None
-    token = bearer_token(request)
-    if token is None:
-        return error_response(401, "UNAUTHORIZED", "malformed authorization header")
+
+def _is_address(text: str) -> bool:
     try:
-        await verifier.verify(token)
-    except Unauthorized as exc:
-        return error_response(401, "UNAUTHORIZED", exc.message)
-    return None
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
-def edge_middleware(settings: GatewaySettings) -> list[Middleware]:
+def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def parse_networks(text: str) -> list[IPv4Network | IPv6Network]:
+    return [ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Limits:
+    anonymous: Rate
+    authenticated: Rate
+    auth: Rate
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> Limits:
+        return cls(
+            Rate.parse(settings.rate_limit_anonymous),
+            Rate.parse(settings.rate_limit_authenticated),
+            Rate.parse(settings.rate_limit_auth),
+        )
+
+
+class ApiEdge:
+    """Pure ASGI handling of `/api/v1/*`: token check, rate limit, route, then proxy (HTTP or
+    WebSocket) or hand over to the gateway's own routes. Kept off FastAPI's routing and
+    dependency machinery because every public request passes here."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        table: RouteTable,
+        upstreams: Upstreams,
+        verifier: TokenVerifier,
+        limiter: RateLimiter,
+        limits: Limits,
+        trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
+    ) -> None:
+        self.app = app
+        self.table = table
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.limiter = limiter
+        self.limits = limits
+        self.trusted = list(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        websocket = scope["type"] == "websocket"
+        token, refusal = _token(scope, websocket)
+        principal: Principal | None = None
+        if token is not None and refusal is None:
+            try:
+                principal = await self.verifier.verify(token)
+            except Unauthorized as exc:
+                refusal = exc.message
+        decision = await self._limit(scope, principal)
+        if websocket:
+            await self._websocket(scope, receive, send, decision, refusal, token)
+            return
+        send = _with_headers(send, decision.headers())
+        if not decision.allowed:
+            await _error(scope, receive, send, 429, "RATE_LIMITED", "too many requests, slow down")
+        elif refusal is not None:
+            await _error(scope, receive, send, 401, "UNAUTHORIZED", refusal)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _limit(self, scope: Scope, principal: Principal | None) -> Decision:
+        if scope["path"].startswith(AUTH_PREFIX):
+            # Sign-in is per client address whoever asks, exact (and low volume).
+            return await self.limiter.check(
+                "auth", client_ip(scope, self.trusted), self.limits.auth, exact=True
+            )
+        if principal is not None:
+            return await self.limiter.check("user", principal.user_id, self.limits.authenticated)
+        return await self.limiter.check("ip", client_ip(scope, self.trusted), self.limits.anonymous)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route, path_known = self.table.match(scope["method"], scope["path"])
+        if route is None:
+            if path_known:
+                await _error(scope, receive, send, 405, "METHOD_NOT_ALLOWED", "method not allowed")
+            else:
+                await _error(scope, receive, send, 404, "NOT_FOUND", "not found")
+        elif route.websocket:
+            await _error(scope, receive, send, 426, "UPGRADE_REQUIRED", "this endpoint speaks WebSocket")
+        elif route.service == GATEWAY:
+            await self.app(scope, receive, send)
+        else:
+            await self.upstreams.forward(scope, receive, send, route.service, route.timeout)
+
+    async def _websocket(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        decision: Decision,
+        refusal: str | None,
+        token: str | None,
+    ) -> None:
+        route, _ = self.table.match("GET", scope["path"])
+        if route is None or not route.websocket:
+            await _refuse_websocket(receive, send, 4404, "not found")
+        elif not decision.allowed:
+            await _refuse_websocket(receive, send, 4429, "too many requests")
+        elif refusal is not None or token is None:
+            await _refuse_websocket(receive, send, 4401, refusal or "token required")
+        else:
+            await self.upstreams.forward_websocket(scope, receive, send, route.service, token)
+
+
+async def _refuse_websocket(receive: Receive, send: Send, code: int, reason: str) -> None:
+    # Browsers cannot read the status of a refused handshake, so accept and close with a 4xxx
+    # code (4401 like HTTP 401), which they can.
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:
+    """The bearer token of a request, or why it is refused. Tokens belong in the Authorization
+    header: one in the query string leaks into logs, so only the WebSocket handshake (which
+    browsers cannot give headers) may carry one there."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    in_query = query.get("access_token")
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    if in_query and not websocket:
+        return None, "send the token in the Authorization header"
+    if header is None:
+        return (in_query[0], None) if in_query else (None, None)
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, "malformed authorization header"
+    return token.strip(), None
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sender
+
+
+async def _error(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
+    await error_response(status, code, message)(scope, receive, send)
+
+
+def edge_middleware(settings: GatewaySettings, api_edge: dict[str, Any]) -> list[Middleware]:
+    """CORS outermost (a preflight costs nothing else), then the body limit, then the API edge."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip() and o.strip() != "*"]
     return [
         Middleware(
@@ -102,4 +278,5 @@ def edge_middleware(settings: GatewaySettings) -> list[Middleware]:
             max_age=600,
         ),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(ApiEdge, **api_edge),
     ]

@@ -1,31 +1,34 @@
-"""Forwards a public request to the service the routing table names, streaming both bodies."""
+"""Forwards a public request to the service the routing table names, streaming both bodies,
+and pipes WebSocket frames both ways. Pure ASGI: no framework objects on the hot path."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+from collections.abc import AsyncIterator
 
 import aiohttp
-from fastapi import Request
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse
+from starlette.types import Message, Receive, Scope, Send
+from yarl import URL
 
 from codegram_gateway.breaker import CircuitBreaker
-from codegram_gateway.edge import BodyTooLarge
-from codegram_kit.context import REQUEST_ID_HEADER, current_request_id
+from codegram_kit.context import current_request_id
 from codegram_kit.errors import error_response
 from codegram_kit.tracing import inject
 
 log = logging.getLogger("codegram.gateway")
 
-# RFC 9110 section 7.6.1: connection-specific fields are not forwarded.
+# RFC 9110 section 7.6.1: connection-specific fields are not forwarded; aiohttp sets framing.
 HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
         "proxy-authenticate",
         "proxy-authorization",
+        "proxy-connection",
         "te",
         "trailer",
         "transfer-encoding",
@@ -34,8 +37,20 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
-# Identity and internal headers a client must not be able to set.
-STRIPPED_REQUEST_HEADERS = frozenset({"x-user-id", "x-forwarded-user", "x-internal-auth", "x-request-id"})
+# Identity and internal headers a client must not be able to set, and forwarding headers the
+# gateway writes itself.
+STRIPPED_REQUEST_HEADERS = frozenset(
+    {"x-user-id", "x-forwarded-user", "x-internal-auth", "x-request-id", "x-forwarded-for", "forwarded"}
+)
+_HOP_BY_HOP_BYTES = frozenset(h.encode() for h in HOP_BY_HOP) | {b"x-request-id"}
+# WebSocket handshake fields that aiohttp writes for the upstream leg itself.
+_WEBSOCKET_OWN = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+
+
+class BodyTooLarge(Exception):
+    """Raised while streaming a request body that crosses the limit (see edge.BodyLimitMiddleware)."""
 
 
 class Upstreams:
@@ -48,7 +63,7 @@ class Upstreams:
         open_seconds: float = 5.0,
     ) -> None:
         self.base_urls = base_urls
-        self.timeout = aiohttp.ClientTimeout(total=None, connect=2, sock_read=timeout)
+        self.timeout = _timeout(timeout)
         self.session: aiohttp.ClientSession | None = None
         self.breakers = {s: CircuitBreaker(failure_threshold, open_seconds) for s in base_urls}
 
@@ -60,66 +75,186 @@ class Upstreams:
         if self.session is not None:
             await self.session.close()
 
-    async def forward(self, request: Request, service: str) -> Response:
-        assert self.session is not None
-        url = self.base_urls[service] + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k not in HOP_BY_HOP and k not in STRIPPED_REQUEST_HEADERS
+    def _headers(self, scope: Scope, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        # Fields the client names in Connection are hop-by-hop too (RFC 9110 section 7.6.1).
+        named = {
+            token.strip().lower()
+            for k, v in scope["headers"]
+            if k == b"connection"
+            for token in v.decode("latin-1").split(",")
         }
-        headers[REQUEST_ID_HEADER] = current_request_id() or ""
-        if request.client:
-            headers["x-forwarded-for"] = request.client.host
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1")
+            if name in HOP_BY_HOP or name in STRIPPED_REQUEST_HEADERS or name in skip or name in named:
+                continue
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        headers["x-request-id"] = current_request_id() or ""
+        if scope.get("client"):
+            headers["x-forwarded-for"] = scope["client"][0]
         inject(headers)
+        return headers
+
+    def _url(self, service: str, scope: Scope, query: bytes | None = None) -> URL:
+        # The path as the client encoded it (a %2F stays one segment), passed on unchanged.
+        path = scope.get("raw_path") or scope["path"].encode()
+        url = self.base_urls[service] + path.decode("latin-1")
+        query = scope.get("query_string", b"") if query is None else query
+        return URL(f"{url}?{query.decode('latin-1')}" if query else url, encoded=True)
+
+    async def forward(
+        self, scope: Scope, receive: Receive, send: Send, service: str, read_timeout: float | None = None
+    ) -> None:
+        assert self.session is not None
         breaker = self.breakers[service]
         wait = breaker.retry_after()
         if wait is not None:
-            return _unavailable(service, wait)
-        body = request.stream() if request.method not in ("GET", "HEAD") else None
+            await _unavailable(service, wait)(scope, receive, send)
+            return
+        method = scope["method"]
+        url = self._url(service, scope)
+        headers = self._headers(scope)
+        has_body = method not in ("GET", "HEAD", "DELETE", "OPTIONS") or _declares_body(scope)
+        body = _body(receive) if has_body else None
+        request_timeout = self.timeout if read_timeout is None else _timeout(read_timeout)
         try:
             try:
                 upstream = await self.session.request(
-                    request.method, url, headers=headers, data=body, allow_redirects=False
+                    method, url, headers=headers, data=body, allow_redirects=False, timeout=request_timeout
                 )
             except aiohttp.ClientConnectorError:
                 # Nothing reached the service; a request without a body is safe to try once more.
                 if body is not None:
                     raise
                 upstream = await self.session.request(
-                    request.method, url, headers=headers, allow_redirects=False
+                    method, url, headers=headers, allow_redirects=False, timeout=request_timeout
                 )
         except BodyTooLarge:
             raise  # the body limit answers 413
         except TimeoutError:
             breaker.failed()
-            return error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+            await error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")(
+                scope, receive, send
+            )
+            return
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             if _caused_by(exc, BodyTooLarge):
                 # aiohttp wraps what the body stream raised; the body limit answers 413.
                 raise BodyTooLarge from exc
             log.warning("upstream unavailable", extra={"service": service, "error": repr(exc)})
             breaker.failed()
-            return _unavailable(service, breaker.open_seconds)
+            await _unavailable(service, breaker.open_seconds)(scope, receive, send)
+            return
         breaker.succeeded()
-        response_headers = {
-            k: v
-            for k, v in upstream.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
-        }
-        return StreamingResponse(
-            upstream.content.iter_any(),
-            status_code=upstream.status,
-            headers=response_headers,
-            background=BackgroundTask(upstream.release),
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream.status,
+                    "headers": [
+                        (k, v) for k, v in upstream.raw_headers if k.lower() not in _HOP_BY_HOP_BYTES
+                    ],
+                }
+            )
+            if method != "HEAD":
+                async for chunk in upstream.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            upstream.release()
+
+    async def forward_websocket(
+        self, scope: Scope, receive: Receive, send: Send, service: str, token: str
+    ) -> None:
+        """Accept the client only once the service accepted the gateway, then pipe frames both
+        ways until either side closes, and close the other with the same code."""
+        assert self.session is not None
+        connect = await receive()
+        if connect["type"] != "websocket.connect":
+            return
+        headers = self._headers(scope, skip=_WEBSOCKET_OWN | {"authorization", "cookie"})
+        headers["authorization"] = f"Bearer {token}"  # the service verifies it again
+        query = "&".join(
+            part
+            for part in scope.get("query_string", b"").decode("latin-1").split("&")
+            if part and not part.startswith("access_token=")
         )
+        url = self._url(service, scope, query.encode())
+        url = url.with_scheme("wss" if url.scheme == "https" else "ws")
+        try:
+            upstream = await self.session.ws_connect(
+                url,
+                headers=headers,
+                protocols=tuple(scope.get("subprotocols", ())),
+                heartbeat=30,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            # The service refused the handshake (its own token check, for one).
+            code = 4401 if exc.status in (401, 403) else 1011
+            await send({"type": "websocket.close", "code": code})
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("websocket upstream unavailable", extra={"service": service, "error": repr(exc)})
+            await send({"type": "websocket.close", "code": 1013})  # try again later
+            return
+        await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+        to_service = asyncio.create_task(_client_to_service(receive, upstream))
+        to_client = asyncio.create_task(_service_to_client(upstream, send))
+        try:
+            await asyncio.wait({to_service, to_client}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (to_service, to_client):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await upstream.close()
 
 
-def _unavailable(service: str, retry_after: float) -> Response:
+async def _client_to_service(receive: Receive, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            await upstream.close(code=message.get("code", 1000))
+            return
+        if message.get("text") is not None:
+            await upstream.send_str(message["text"])
+        elif message.get("bytes") is not None:
+            await upstream.send_bytes(message["bytes"])
+
+
+async def _service_to_client(upstream: aiohttp.ClientWebSocketResponse, send: Send) -> None:
+    async for message in upstream:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            await send({"type": "websocket.send", "text": message.data})
+        elif message.type == aiohttp.WSMsgType.BINARY:
+            await send({"type": "websocket.send", "bytes": message.data})
+    code = upstream.close_code if upstream.close_code and upstream.close_code != 1006 else 1011
+    await send({"type": "websocket.close", "code": code})
+
+
+def _declares_body(scope: Scope) -> bool:
+    return any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=2, sock_read=seconds)
+
+
+def _unavailable(service: str, retry_after: float) -> JSONResponse:
     return error_response(
         503,
         "SERVICE_UNAVAILABLE",

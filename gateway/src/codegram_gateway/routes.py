@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+GATEWAY = "gateway"
 ANY = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass(frozen=True)
 class Route:
     pattern: str
-    service: str
+    service: str  # a service's name, or "gateway" for what the gateway answers itself
     methods: frozenset[str] = ANY
+    timeout: float | None = None  # seconds to wait for the service; None: the gateway's default
+    websocket: bool = False
 
     def compile(self) -> re.Pattern[str]:
         # {name} matches one path segment; the table is written in the API.md notation.
@@ -23,12 +26,15 @@ class Route:
 # Most specific first: the first match wins.
 ROUTES: tuple[Route, ...] = (
     Route("/api/v1/auth/github/authorize", "auth", frozenset({"GET"})),
-    Route("/api/v1/auth/github/callback", "auth", frozenset({"POST"})),
+    # Exchanging the code waits on GitHub (up to 5 s) and then on the users service.
+    Route("/api/v1/auth/github/callback", "auth", frozenset({"POST"}), timeout=15.0),
     Route("/api/v1/auth/refresh", "auth", frozenset({"POST"})),
     Route("/api/v1/auth/logout", "auth", frozenset({"POST"})),
     Route("/api/v1/users", "users", frozenset({"GET"})),
     Route("/api/v1/users/me", "users", frozenset({"GET", "PATCH"})),
     Route("/api/v1/users/{username}", "users", frozenset({"GET"})),
+    Route("/api/v1/search", GATEWAY, frozenset({"GET"})),
+    Route("/api/v1/ws", "social", frozenset({"GET"}), websocket=True),
 )
 
 

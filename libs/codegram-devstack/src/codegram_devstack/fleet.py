@@ -185,6 +185,10 @@ class Fleet:
         if self.environment == "test":
             # Tests rotate and remove signing keys and must see it within a second, not minutes.
             env.update(JWKS_CACHE_SECONDS="1", JWKS_MIN_REFRESH_SECONDS="0.2")
+            # The whole suite calls from one address; the rate-limit tests start their own
+            # gateways with small limits.
+            for name in ("RATE_LIMIT_ANONYMOUS", "RATE_LIMIT_AUTHENTICATED", "RATE_LIMIT_AUTH"):
+                env.setdefault(name, "100000/minute")
         if "GITHUB_CLIENT_ID" not in os.environ:
             standin = f"http://127.0.0.1:{self.ports.standin}"
             env.update(

@@ -88,3 +88,13 @@ class GatewaySettings(BaseProcessSettings):
     circuit_open_seconds: float = 5.0
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     cors_origins: str = "http://localhost:3000"
+    # Limits like `120/minute`; the sync interval is how often local counts are reconciled with
+    # Redis (0: an exact Redis check per request). See codegram_gateway.ratelimit.
+    rate_limit_anonymous: str = "120/minute"
+    rate_limit_authenticated: str = "600/minute"
+    rate_limit_auth: str = "20/minute"
+    rate_limit_sync_interval_ms: int = Field(default=100, ge=0)
+    # Comma-separated addresses or CIDRs of proxies in front of the gateway whose
+    # X-Forwarded-For is believed; any other peer is the client itself.
+    trusted_proxies: str = ""
+    search_timeout_seconds: float = 5.0

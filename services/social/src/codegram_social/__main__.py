@@ -4,10 +4,16 @@ import sys
 from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
-from codegram_social import models
+from codegram_social import models, realtime
 from codegram_social.config import SocialSettings
 
-SERVICE = ServiceDefinition("social", models, Path(__file__).parent / "migrations", SocialSettings)
+SERVICE = ServiceDefinition(
+    "social",
+    models,
+    Path(__file__).parent / "migrations",
+    SocialSettings,
+    routers=[realtime.router],
+)
 main = SERVICE.main
 
 if __name__ == "__main__":
