@@ -82,22 +82,61 @@ def test_simple_requests_get_cors_headers_only_for_allowed_origins(fleet: Runnin
 
 
 def _forged(fleet: RunningFleet) -> dict[str, str]:
+    """RFC 8725's list of ways to forge or misuse a token."""
     import base64
+    import hashlib
+    import hmac
+    import time
 
     key = fleet.fleet.signing_key
 
-    def b64(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    def b64(data: dict | bytes) -> str:
+        raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    header, payload, _ = key.mint("someone").split(".")
+    header, payload, signature = key.mint("someone").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    hs_header = b64({"alg": "HS256", "typ": "at+jwt", "kid": "codegram-test-key"})
+    hs_signature = hmac.new(key.public_pem.encode(), f"{hs_header}.{payload}".encode(), hashlib.sha256)
+    no_exp = {k: v for k, v in claims.items() if k != "exp"}
     return {
         "alg none": f"{b64({'alg': 'none', 'typ': 'at+jwt', 'kid': 'x'})}.{payload}.",
-        "tampered": f"{header}.{b64({'sub': 'admin', 'exp': 9999999999})}.{_}",
+        "alg None": f"{b64({'alg': 'None', 'typ': 'at+jwt', 'kid': 'codegram-test-key'})}.{payload}.",
+        "HS256 signed with the public key": f"{hs_header}.{payload}.{b64(hs_signature.digest())}",
+        "tampered": f"{header}.{b64({**claims, 'sub': 'admin'})}.{signature}",
         "expired": key.mint("someone", ttl=-120),
+        "missing exp": f"{header}.{b64(no_exp)}.{signature}",
+        "signed without exp": _mint_without(key, "exp"),
+        "not yet valid": key.mint("someone", nbf=int(time.time()) + 600),
         "wrong audience": key.mint("someone", audience="other"),
+        "wrong issuer": key.mint("someone", issuer="https://evil.example"),
+        "wrong typ": _mint_with_header(key, {"typ": "JWT"}),
+        "unknown kid": _mint_with_header(key, {"kid": "no-such-key"}),
+        "injected kid": f"{b64({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': '../../dev/null'})}"
+        f".{payload}.{signature}",
         "refresh token as access token": "Yq2m0v8Hc4sQ0s1d3pW6y9oZ0k1xN2c3b4v5n6m7a8s",
-        "injected kid": f"{b64({'alg': 'EdDSA', 'typ': 'at+jwt', 'kid': '../../dev/null'})}.{payload}.{_}",
+        "empty": "-",
+        "three dots": "...",
     }
+
+
+def _mint_with_header(key, header: dict[str, str]) -> str:
+    import jwt
+
+    token = key.mint("someone")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    headers = {"kid": "codegram-test-key", "typ": "at+jwt", **header}
+    return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers=headers)
+
+
+def _mint_without(key, claim: str) -> str:
+    import jwt
+
+    claims = jwt.decode(key.mint("someone"), options={"verify_signature": False})
+    claims.pop(claim)
+    return jwt.encode(
+        claims, key.private_key, algorithm="EdDSA", headers={"kid": "codegram-test-key", "typ": "at+jwt"}
+    )
 
 
 def test_bad_tokens_are_refused_at_the_edge_even_on_public_endpoints(fleet: RunningFleet) -> None:
@@ -107,13 +146,18 @@ def test_bad_tokens_are_refused_at_the_edge_even_on_public_endpoints(fleet: Runn
         resp = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 401, name
         assert resp.json()["error"]["code"] == "UNAUTHORIZED", name
+        # The same token behind an endpoint that needs a user.
+        me = httpx.get(f"{fleet.gateway_url}/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, name
     assert httpx.get(url, headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 401
 
 
 def test_tokens_in_the_query_string_are_refused(fleet: RunningFleet) -> None:
     token = fleet.fleet.signing_key.mint("someone")
-    resp = httpx.get(f"{fleet.gateway_url}/api/v1/users", params={"access_token": token})
-    assert resp.status_code == 401
+    for path in ("/api/v1/users", "/api/v1/users/me", "/api/v1/search", "/api/v1/nothing"):
+        resp = httpx.get(f"{fleet.gateway_url}{path}", params={"access_token": token, "q": "x"})
+        assert resp.status_code == 401, path
+        assert resp.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_a_client_sent_identity_header_changes_nothing(fleet: RunningFleet) -> None:
