@@ -171,3 +171,50 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(start_gateway: Star
     for i in range(2):
         assert httpx.get(exposed + USERS, headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code == 200
     _assert_limited(httpx.get(exposed + USERS, headers={"X-Forwarded-For": "192.0.2.99"}))
+
+
+def test_a_stopped_service_answers_503_at_once_and_recovers(
+    fleet: RunningFleet, start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from codegram_devstack.fleet import wait_ready
+
+    spec = fleet.fleet.service_spec("users")
+    http_port, grpc_port = free_port(), free_port()
+    env = {**spec.env, "HTTP_PORT": str(http_port), "GRPC_PORT": str(grpc_port)}
+
+    def start_users() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(spec.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert not wait_ready({"users": http_port}, 30)
+        return proc
+
+    users = start_users()
+    gw = start_gateway(
+        USERS_HTTP_URL=f"http://127.0.0.1:{http_port}",
+        CIRCUIT_FAILURE_THRESHOLD="2",
+        CIRCUIT_OPEN_SECONDS="1",
+    )
+    try:
+        assert httpx.get(gw + USERS).status_code == 200
+        users.kill()
+        users.wait()
+        for _ in range(2):
+            assert httpx.get(gw + USERS).status_code == 503
+        began = time.perf_counter()
+        resp = httpx.get(gw + USERS)
+        assert time.perf_counter() - began < 0.1
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert int(resp.headers["retry-after"]) >= 1
+        # The other services keep answering through the same gateway.
+        authorize = "/api/v1/auth/github/authorize?redirect_uri=http://localhost:3000/auth/callback"
+        assert httpx.get(gw + authorize).status_code == 200
+
+        users = start_users()
+        deadline = time.monotonic() + 5
+        while httpx.get(gw + USERS).status_code != 200:
+            assert time.monotonic() < deadline, "the gateway did not recover by itself"
+            time.sleep(0.2)
+    finally:
+        users.kill()
+        users.wait()

@@ -234,4 +234,4 @@ def _decide(
     else:
         wait = rate.window - elapsed
     LIMITED.labels(bucket).inc()
-    return Decision(False, rate, 0, reset, max(1, math.ceil(wait)))
+    return Decision(False, rate, 0, reset, max(1, math.ceil(round(wait, 6))))
