@@ -93,3 +93,22 @@ async def test_forged_tokens_are_refused(name: str) -> None:
 def test_the_test_key_is_refused_in_production() -> None:
     with pytest.raises(ValueError, match="JWT_TEST_PUBLIC_KEY"):
         BaseProcessSettings(environment="production", jwt_test_public_key=KEY.public_pem)
+
+
+async def test_a_remembered_token_still_expires_on_time() -> None:
+    strict = TokenVerifier.from_settings(
+        BaseProcessSettings(jwt_test_public_key=KEY.public_pem, jwt_leeway_seconds=0)
+    )
+    token = KEY.mint("user-1", ttl=1)
+    assert (await strict.verify(token)).user_id == "user-1"
+    assert (await strict.verify(token)).user_id == "user-1"  # from memory
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized):
+        await strict.verify(token)
+
+
+async def test_a_refused_token_is_not_remembered() -> None:
+    v = verifier()
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await v.verify(_tampered())

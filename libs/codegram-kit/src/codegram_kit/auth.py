@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,6 +24,10 @@ ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
 ACCESS_TOKEN_TYPE = "at+jwt"
 TEST_KEY_ID = "codegram-test-key"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+# A verified token is trusted from memory for at most this long (and never past its expiry);
+# whenever the key set changes, the memory is dropped.
+VERIFIED_CACHE_SECONDS = 30.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,9 @@ class TokenVerifier:
         self._keys: dict[str, Any] = dict(self._static)
         self._last_fetch = 0.0
         self._lock = asyncio.Lock()
+        # Verified tokens, so a client's every request does not pay for a signature check again:
+        # token -> (principal, monotonic time until which it may be served from here).
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: BaseProcessSettings) -> TokenVerifier:
@@ -88,11 +96,31 @@ class TokenVerifier:
                     for jwk in resp.json().get("keys", []):
                         if jwk.get("kid") and jwk.get("alg") in ALLOWED_ALGORITHMS:
                             keys[jwk["kid"]] = PyJWK(jwk).key
+                    if keys.keys() != self._keys.keys():
+                        self._verified.clear()  # a removed key must stop verifying at once
                     self._keys = keys
             except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
                 log.warning("jwks refresh failed", extra={"error": repr(exc)})
 
     async def verify(self, token: str) -> Principal:
+        now = time.monotonic()
+        stale = self.jwks_url is not None and now - self._last_fetch > self.cache_seconds
+        cached = self._verified.get(token)
+        if cached is not None and not stale:
+            principal, valid_until = cached
+            if now < valid_until:
+                return principal
+            del self._verified[token]
+        principal, expires_in = await self._verify(token)
+        self._remember(token, principal, now + min(expires_in, VERIFIED_CACHE_SECONDS))
+        return principal
+
+    def _remember(self, token: str, principal: Principal, valid_until: float) -> None:
+        self._verified[token] = (principal, valid_until)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)  # the oldest entry
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -122,7 +150,8 @@ class TokenVerifier:
             raise Unauthorized("token expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("invalid token") from exc
-        return Principal(user_id=str(claims["sub"]), token_id=str(claims["jti"]))
+        principal = Principal(user_id=str(claims["sub"]), token_id=str(claims["jti"]))
+        return principal, float(claims["exp"]) - time.time()
 
 
 def _pem_to_jwk(pem: str) -> str:
