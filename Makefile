@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 PY := $(VENV)/bin/python
 
-.PHONY: up test lint proto proto-check lock venv clean-venv token
+.PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,6 +41,15 @@ proto-check: venv
 lock: | $(UV)
 	$(UV) lock
 	$(UV) export --frozen --all-packages --all-groups --format requirements-txt --no-header --quiet -o requirements.lock
+
+# Load tools come from the distribution's packages (root, or sudo, installs them once).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends
+
+bench-gateway: venv
+	@command -v wrk >/dev/null || ($(APT_INSTALL) wrk)
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || ($(APT_INSTALL) nginx-light)
+	$(PY) bench/gateway/run.py
 
 token: venv
 	@$(VENV)/bin/codegram-dev token $(USER_NAME)

@@ -9,6 +9,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 _configured = False
 
@@ -17,7 +18,12 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"codegram-{service}"}))
+    # With nowhere to export, spans still get ids (for logs and propagation) but are not
+    # recorded: recording them would cost every request for nothing.
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"codegram-{service}"}),
+        sampler=None if otlp_endpoint else ALWAYS_OFF,
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
