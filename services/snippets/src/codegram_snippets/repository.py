@@ -102,6 +102,16 @@ class SnippetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _plan_for_these_values(self) -> None:
+        """Plan the next queries for their actual values, in this transaction only.
+
+        psycopg prepares a statement after a few runs, and Postgres may then reuse one generic plan
+        for every value. For search and tag filters the right plan depends on the value: a rare term
+        wants the GIN index, a term in most rows wants the newest-first index scan that stops early.
+        A generic plan picks one for all (measured: 300 ms instead of 20 ms for a frequent term).
+        """
+        await self.session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
     async def insert(self, values: dict[str, Any]) -> Snippet:
         vector = search_vector(values["title"], values["description"], values["code"], values["tags"])
         query = sa.insert(snippets).values(**values, search=vector).returning(*_ALL_COLUMNS)
@@ -137,6 +147,8 @@ class SnippetRepository:
         self, filters: ListFilters, order: Order, after: tuple[Any, UUID] | None, limit: int
     ) -> list[Snippet]:
         """Public snippets in keyset order: (created_at, id) or (likes_count, id), newest/most liked first."""
+        if filters.tags:
+            await self._plan_for_these_values()
         query = sa.select(*_LIST_COLUMNS).where(IS_PUBLIC)
         if filters.language:
             query = query.where(snippets.c.language == filters.language)
@@ -175,6 +187,7 @@ class SnippetRepository:
         a term in nearly every row costs `candidate_cap` rows, not a million; a rarer query has
         fewer matches than the cap and is ranked whole.
         """
+        await self._plan_for_these_values()
         query_vector = tsquery(websearch)
         candidates = sa.select(snippets.c.id, snippets.c.created_at, snippets.c.search).where(
             IS_PUBLIC, snippets.c.search.op("@@")(query_vector)
@@ -191,14 +204,20 @@ class SnippetRepository:
         rank = sa.func.ts_rank(RANK_WEIGHTS, cand.c.search, tsquery(websearch), RANK_NORMALISATION)
         # Rounded so the score is exactly the same number in SQL, in Python and in a cursor.
         score = sa.cast(sa.func.round(sa.cast(rank, sa.Numeric), 6), sa.Float).label("score")
-        ranked = sa.select(cand.c.id, cand.c.created_at, score).subquery("ranked")
-        query = sa.select(ranked.c.score, *_LIST_COLUMNS).join(ranked, ranked.c.id == snippets.c.id)
+        scored = sa.select(cand.c.id, cand.c.created_at, score).subquery("scored")
+        # The page is cut from the ranked candidates first; only its rows are then read whole.
+        page = sa.select(scored)
         if after is not None:
-            query = query.where(
-                sa.tuple_(ranked.c.score, ranked.c.created_at, ranked.c.id) < sa.tuple_(*after)
-            )
-        query = query.order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc()).limit(
-            limit
+            page = page.where(sa.tuple_(scored.c.score, scored.c.created_at, scored.c.id) < sa.tuple_(*after))
+        ranked = (
+            page.order_by(scored.c.score.desc(), scored.c.created_at.desc(), scored.c.id.desc())
+            .limit(limit)
+            .subquery("ranked")
+        )
+        query = (
+            sa.select(ranked.c.score, *_LIST_COLUMNS)
+            .join(ranked, ranked.c.id == snippets.c.id)
+            .order_by(ranked.c.score.desc(), ranked.c.created_at.desc(), ranked.c.id.desc())
         )
         rows = (await self.session.execute(query)).all()
         return [RankedRow(_to_snippet(r), float(r.score)) for r in rows]
