@@ -324,6 +324,8 @@ async def test_filters_combine(fleet: RunningFleet, gateway: httpx.Client) -> No
     py_t = create(gateway, alice, tags=[t], language="python")
     go_tu = create(gateway, alice, tags=[t, u], language="go")
     bob_py_tu = create(gateway, bob, tags=[t, u], language="python")
+    for hidden in ("private", "unlisted"):  # match every filter, yet never listed
+        create(gateway, alice, tags=[t, u], language="python", visibility=hidden)
 
     def listed(**params: object) -> list[str]:
         return ids(gateway.get("/snippets", params=params))

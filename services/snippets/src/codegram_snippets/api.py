@@ -51,7 +51,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 TagParams = Annotated[list[str], Query(max_length=100, description="Repeatable; all must match.")]
 
 
-def _fields(item: AuthoredSnippet, viewer_id: str | None) -> dict:
+def _fields(item: AuthoredSnippet) -> dict:
     s, a = item.snippet, item.author
     return {
         "id": str(s.id),
@@ -72,12 +72,12 @@ def _fields(item: AuthoredSnippet, viewer_id: str | None) -> dict:
     }
 
 
-def to_read(item: AuthoredSnippet, viewer_id: str | None) -> SnippetRead:
-    return SnippetRead(**_fields(item, viewer_id), code=item.snippet.code)
+def to_read(item: AuthoredSnippet) -> SnippetRead:
+    return SnippetRead(**_fields(item), code=item.snippet.code)
 
 
-def to_list_item(item: AuthoredSnippet, viewer_id: str | None) -> SnippetListItem:
-    return SnippetListItem(**_fields(item, viewer_id), code_preview=code_preview(item.snippet.code))
+def to_list_item(item: AuthoredSnippet) -> SnippetListItem:
+    return SnippetListItem(**_fields(item), code_preview=code_preview(item.snippet.code))
 
 
 def to_hit(hit: SearchHit) -> SearchHitRead:
@@ -86,7 +86,7 @@ def to_hit(hit: SearchHit) -> SearchHitRead:
         score=hit.score,
         created_at=hit.snippet.created_at,
         cursor=hit.cursor,
-        item=to_list_item(AuthoredSnippet(hit.snippet, hit.author), None),
+        item=to_list_item(AuthoredSnippet(hit.snippet, hit.author)),
         highlights=hit.highlights,
     )
 
@@ -106,10 +106,22 @@ def _viewer(principal: OptionalPrincipal) -> str | None:
     return principal.user_id if principal else None
 
 
-@router.post("/snippets", status_code=201, response_model=SnippetRead, summary="Share a snippet")
+@router.post(
+    "/snippets",
+    status_code=201,
+    response_model=SnippetRead,
+    summary="Share a snippet",
+    description="Answers 201 with the snippet and its `Location`. `visibility` defaults to public; "
+    "unlisted snippets are readable by id by anyone but never listed or searched. Without `language` "
+    "it is detected from the code; a given one is lower-cased and mapped to a canonical name "
+    "(`py` and `Python` -> `python`, `c++` -> `cpp`, `bash` -> `shell`), and an unknown one is a 400. "
+    "Tags are trimmed, lower-cased and deduplicated; more than 10, or one that is not 1..30 of "
+    "`a-z 0-9 + # . -`, is a 400 (nothing is silently rewritten). Code over 100 KiB (UTF-8 bytes) is "
+    "a 400 on the `code` field.",
+)
 async def create_snippet(body: SnippetCreate, principal: CurrentPrincipal, snippets: Snippets) -> Response:
     created = await snippets.create(principal.user_id, body.model_dump())
-    read = to_read(created, principal.user_id)
+    read = to_read(created)
     return JSONResponse(
         jsonable_encoder(read), status_code=201, headers={"Location": f"/api/v1/snippets/{read.id}"}
     )
@@ -124,7 +136,7 @@ async def create_snippet(body: SnippetCreate, principal: CurrentPrincipal, snipp
 )
 async def list_snippets(
     request: Request,
-    principal: OptionalPrincipal,
+    principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me later
     snippets: Snippets,
     language: Annotated[str | None, Query(max_length=40)] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
@@ -141,8 +153,7 @@ async def list_snippets(
         cursor=cursor,
         limit=limit,
     )
-    viewer = _viewer(principal)
-    return page_response(request, [to_list_item(s, viewer) for s in found], limit, next_cursor)
+    return page_response(request, [to_list_item(s) for s in found], limit, next_cursor)
 
 
 @router.get("/snippets/{snippet_id}", response_model=SnippetRead, summary="One snippet")
@@ -152,8 +163,7 @@ async def get_snippet(
     principal: OptionalPrincipal,
     snippets: Snippets,
 ) -> Response:
-    viewer = _viewer(principal)
-    return etag_json(request, to_read(await snippets.get(snippet_id, viewer), viewer))
+    return etag_json(request, to_read(await snippets.get(snippet_id, _viewer(principal))))
 
 
 @router.patch("/snippets/{snippet_id}", response_model=SnippetRead, summary="Change your snippet")
@@ -164,7 +174,7 @@ async def update_snippet(
     snippets: Snippets,
 ) -> SnippetRead:
     updated = await snippets.update(snippet_id, principal.user_id, body.model_dump(exclude_unset=True))
-    return to_read(updated, principal.user_id)
+    return to_read(updated)
 
 
 @router.delete("/snippets/{snippet_id}", status_code=204, summary="Delete your snippet")
@@ -190,9 +200,8 @@ async def list_user_snippets(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
-    viewer = _viewer(principal)
-    found, next_cursor = await snippets.list_by_author(username, viewer, cursor, limit)
-    return page_response(request, [to_list_item(s, viewer) for s in found], limit, next_cursor)
+    found, next_cursor = await snippets.list_by_author(username, _viewer(principal), cursor, limit)
+    return page_response(request, [to_list_item(s) for s in found], limit, next_cursor)
 
 
 @internal_router.get(
@@ -206,7 +215,7 @@ async def list_user_snippets(
 )
 async def search_snippets(
     snippets: Snippets,
-    principal: OptionalPrincipal,
+    principal: OptionalPrincipal,  # passed through by the gateway; only public snippets either way
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
     language: Annotated[str | None, Query(max_length=40)] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults

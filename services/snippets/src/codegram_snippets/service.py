@@ -8,6 +8,7 @@ Until then they are 0 and false.
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -233,7 +234,7 @@ class SnippetService:
             "title": fields["title"],
             "description": fields.get("description") or "",
             "code": fields["code"],
-            "language": language or languages.detect(fields["code"]),
+            "language": language or await _detect(fields["code"]),
             "language_detected": language is None,
             "tags": list(fields.get("tags") or []),
             "visibility": fields.get("visibility") or "public",
@@ -262,10 +263,10 @@ class SnippetService:
         if "language" in changes:
             given = changes["language"]
             changes["language_detected"] = given is None
-            changes["language"] = given or languages.detect(changes.get("code", current.code))
+            changes["language"] = given or await _detect(changes.get("code", current.code))
         elif "code" in changes and current.language_detected:
             # A language the service guessed is guessed again for new code; one the author chose stays.
-            changes["language"] = languages.detect(changes["code"])
+            changes["language"] = await _detect(changes["code"])
         changed = {k: v for k, v in changes.items() if _differs(getattr(current, k), v)}
         if not changed:
             return (await self._with_authors([current]))[0]
@@ -281,6 +282,11 @@ class SnippetService:
         snippet = await self._own(snippet_id, viewer_id)
         await self.repo.delete(snippet.id)
         await self.events.deleted(snippet)
+
+
+async def _detect(code: str) -> str:
+    # Detection can take a few hundred milliseconds of CPU on odd input: off the event loop.
+    return await asyncio.to_thread(languages.detect, code)
 
 
 _BOOKKEEPING = frozenset({"updated_at", "language_detected"})
