@@ -38,3 +38,18 @@ def test_revisions_create_the_outbox_then_the_snippets_table_and_indexes(
         assert f"CREATE INDEX {index}" in ddl
     assert "USING gin (search) WHERE visibility = 'public'" in ddl
     assert "USING gin (tags) WHERE visibility = 'public'" in ddl
+
+
+def test_the_internal_search_contract_the_gateway_is_written_against() -> None:
+    spec = SERVICE.create_app(SERVICE.settings()).openapi()
+    operation = spec["paths"]["/internal/v1/search"]["get"]
+    params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(params) == {"q", "language", "tag", "limit", "cursor"}
+    assert params["tag"]["schema"]["type"] == "array"
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
+    assert params["q"]["schema"]["maxLength"] == 500
+    schemas = spec["components"]["schemas"]
+    hit = schemas["SearchHitRead"]["properties"]
+    assert set(hit) == {"id", "score", "created_at", "cursor", "item", "highlights"}
+    assert hit["item"]["$ref"].endswith("/SnippetListItem")
+    assert set(schemas["SearchResults"]["properties"]) == {"data"}
