@@ -203,6 +203,15 @@ async def test_a_private_snippet_gives_no_304_to_others(fleet: RunningFleet, gat
     assert_error(gateway.get(f"/snippets/{private['id']}", headers={"If-None-Match": etag}), 404, "NOT_FOUND")
 
 
+async def test_an_author_the_users_service_does_not_know_is_shown_blank(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    ghost = str(uuid.uuid4())
+    auth = {"Authorization": f"Bearer {fleet.fleet.signing_key.mint(ghost)}"}
+    snippet = gateway.post("/snippets", headers=auth, json={"title": "t", "code": "x"}).json()
+    assert snippet["author"] == {"id": ghost, "username": "", "full_name": "", "avatar_url": ""}
+
+
 # -- PATCH /snippets/{id} ---------------------------------------------------------------------
 
 
@@ -221,6 +230,8 @@ async def test_the_author_patches_only_what_is_sent(fleet: RunningFleet, gateway
     assert patched["updated_at"] > snippet["updated_at"] and patched["created_at"] == snippet["created_at"]
     cleared = gateway.patch(f"/snippets/{snippet['id']}", headers=alice.auth, json={"description": None})
     assert cleared.json()["description"] == ""
+    unchanged = gateway.patch(f"/snippets/{snippet['id']}", headers=alice.auth, json={})
+    assert unchanged.status_code == 200 and unchanged.json() == cleared.json()
 
 
 async def test_new_code_is_detected_again_unless_the_author_named_the_language(
@@ -474,6 +485,10 @@ async def test_search_is_code_aware(fleet: RunningFleet, gateway: httpx.Client, 
     assert found("parseJSONLine") and set(found("parse_json_line")) == {camel["id"], snake["id"]}
     assert found("parseYAML") == []
     assert found("reader") == [camel["id"]]
+    assert set(found('"json line"')) == {camel["id"], snake["id"]}  # a phrase over the parts
+    assert found('"line json"') == []
+    assert found("json -reader") == [snake["id"]]  # exclusion
+    assert set(found("reader or other")) == {camel["id"], snake["id"]}
 
 
 async def test_search_hits_carry_score_cursor_item_and_safe_highlights(
