@@ -557,6 +557,22 @@ async def test_search_never_shows_private_or_unlisted(
     assert ids(search.get("/search", params={"q": word}, headers=alice.auth)) == [public["id"]]
 
 
+async def test_search_follows_edits_and_deletes(
+    fleet: RunningFleet, gateway: httpx.Client, search: httpx.Client
+) -> None:
+    alice = await member(fleet)
+    old, new = f"zq{uuid.uuid4().hex[:8]}", f"zq{uuid.uuid4().hex[:8]}"
+    snippet = create(gateway, alice, title=old, visibility="private")
+    assert ids(search.get("/search", params={"q": old})) == []
+    gateway.patch(f"/snippets/{snippet['id']}", headers=alice.auth, json={"visibility": "public"})
+    assert ids(search.get("/search", params={"q": old})) == [snippet["id"]]
+    gateway.patch(f"/snippets/{snippet['id']}", headers=alice.auth, json={"title": new})
+    assert ids(search.get("/search", params={"q": old})) == []
+    assert ids(search.get("/search", params={"q": new})) == [snippet["id"]]
+    gateway.delete(f"/snippets/{snippet['id']}", headers=alice.auth)
+    assert ids(search.get("/search", params={"q": new})) == []
+
+
 async def test_search_filters_by_language_and_every_tag(
     fleet: RunningFleet, gateway: httpx.Client, search: httpx.Client
 ) -> None:

@@ -43,6 +43,7 @@ _LIST_COLUMNS = [
 ]
 
 Order = Literal["recent", "popular"]
+_SEARCHED_FIELDS = ("title", "description", "code", "tags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +136,12 @@ class SnippetRepository:
         return [_to_snippet(r) for r in (await self.session.execute(query)).all()]
 
     async def update(self, current: Snippet, changes: dict[str, Any]) -> Snippet:
-        merged = {f: changes.get(f, getattr(current, f)) for f in ("title", "description", "code", "tags")}
-        vector = await asyncio.to_thread(search_vector, **merged)
+        values = dict(changes)
+        if any(f in changes for f in _SEARCHED_FIELDS):
+            merged = {f: changes.get(f, getattr(current, f)) for f in _SEARCHED_FIELDS}
+            values["search"] = await asyncio.to_thread(search_vector, **merged)
         query = (
-            sa.update(snippets)
-            .where(snippets.c.id == current.id)
-            .values(**changes, search=vector)
-            .returning(*_ALL_COLUMNS)
+            sa.update(snippets).where(snippets.c.id == current.id).values(**values).returning(*_ALL_COLUMNS)
         )
         return _to_snippet((await self.session.execute(query)).one())
 
