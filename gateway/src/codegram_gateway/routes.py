@@ -33,6 +33,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/users", "users", frozenset({"GET"})),
     Route("/api/v1/users/me", "users", frozenset({"GET", "PATCH"})),
     Route("/api/v1/users/{username}", "users", frozenset({"GET"})),
+    Route("/api/v1/users/{username}/snippets", "snippets", frozenset({"GET"})),
+    Route("/api/v1/snippets", "snippets", frozenset({"GET", "POST"})),
+    Route("/api/v1/snippets/{id}", "snippets", frozenset({"GET", "PATCH", "DELETE"})),
     Route("/api/v1/search", GATEWAY, frozenset({"GET"})),
     Route("/api/v1/ws", "social", frozenset({"GET"}), websocket=True),
 )

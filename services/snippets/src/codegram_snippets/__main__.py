@@ -1,13 +1,22 @@
 """`codegram-snippets [serve|migrate]`: the snippets service, declared for the kit to run."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
-from codegram_snippets import models
+from codegram_snippets import api, grpc_api, models
 from codegram_snippets.config import SnippetsSettings
 
-SERVICE = ServiceDefinition("snippets", models, Path(__file__).parent / "migrations", SnippetsSettings)
+SERVICE = ServiceDefinition(
+    name="snippets",
+    models=models,
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
+    settings_class=SnippetsSettings,
+    routers=[api.router, api.internal_router],
+    grpc_registrars=[grpc_api.register],
+)
 main = SERVICE.main
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""Author summaries from the users service over gRPC: one batched `GetUsers` call per page.
+
+Why gRPC and not a local read model fed by `codegram.users.user.*` events: a read model would
+start empty for every user created before this service first subscribed (the stream keeps events
+for a week, not forever) and so needs a backfill path and a reconciliation job, while the users
+service already answers a whole page's authors in one indexed query. The cost is that snippet
+reads need the users service up: when it is not, a read answers 503 rather than showing snippets
+with blank authors. `AuthorDirectory` is the seam where a read model can replace the call if that
+trade ever turns (only this module knows where authors come from).
+
+`author=<username>` and `/users/{username}/snippets` resolve the username with
+`GetUserByUsername` (one call per request, not per row).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Protocol
+from uuid import UUID
+
+import grpc
+from grpc import aio
+
+from codegram_kit.errors import Unavailable
+from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+from codegram_snippets.domain import Author
+
+log = logging.getLogger(__name__)
+
+
+class AuthorDirectory(Protocol):
+    async def summaries(self, ids: Collection[UUID]) -> dict[UUID, Author]:
+        """The authors among `ids` that exist; unknown ids are left out."""
+        ...
+
+    async def find_id(self, username: str) -> UUID | None:
+        """The id of the user with this username (case-insensitive), or None."""
+        ...
+
+
+class GrpcAuthorDirectory:
+    def __init__(self, channel: aio.Channel) -> None:
+        self.stub = users_pb2_grpc.UsersServiceStub(channel)
+
+    async def summaries(self, ids: Collection[UUID]) -> dict[UUID, Author]:
+        if not ids:
+            return {}
+        try:
+            reply = await self.stub.GetUsers(users_pb2.GetUsersRequest(ids=[str(i) for i in ids]))
+        except aio.AioRpcError as exc:
+            raise _unavailable(exc) from exc
+        return {
+            UUID(u.id): Author(
+                id=UUID(u.id), username=u.username, full_name=u.full_name, avatar_url=u.avatar_url
+            )
+            for u in reply.users
+        }
+
+    async def find_id(self, username: str) -> UUID | None:
+        try:
+            reply = await self.stub.GetUserByUsername(users_pb2.GetUserByUsernameRequest(username=username))
+        except aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise _unavailable(exc) from exc
+        return UUID(reply.user.id)
+
+
+def _unavailable(exc: aio.AioRpcError) -> Unavailable:
+    log.warning("users service call failed", extra={"code": exc.code().name, "details": exc.details()})
+    return Unavailable("the users service is unavailable")

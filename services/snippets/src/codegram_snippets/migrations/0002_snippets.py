@@ -1,0 +1,57 @@
+"""snippets table with its keyset, tag and full-text indexes
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "snippets"
+PUBLIC = "WHERE visibility = 'public'"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "snippets",
+        sa.Column("id", sa.Uuid, nullable=False),
+        sa.Column("author_id", sa.Uuid, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False, server_default=""),
+        sa.Column("code", sa.Text, nullable=False),
+        sa.Column("language", sa.Text, nullable=False),
+        sa.Column("language_detected", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("tags", ARRAY(sa.Text), nullable=False, server_default="{}"),
+        sa.Column("visibility", sa.Text, nullable=False),
+        sa.Column("likes_count", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("comments_count", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("search", TSVECTOR, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_snippets"),
+        sa.CheckConstraint("visibility IN ('public', 'unlisted', 'private')", name="ck_snippets_visibility"),
+        schema=SCHEMA,
+    )
+    t = f"{SCHEMA}.snippets"
+    op.execute(f"CREATE INDEX ix_snippets_public_recent ON {t} (created_at DESC, id DESC) {PUBLIC}")
+    op.execute(
+        f"CREATE INDEX ix_snippets_public_language_recent ON {t} "
+        f"(language, created_at DESC, id DESC) {PUBLIC}"
+    )
+    op.execute(f"CREATE INDEX ix_snippets_public_popular ON {t} (likes_count DESC, id DESC) {PUBLIC}")
+    op.execute(f"CREATE INDEX ix_snippets_public_tags ON {t} USING gin (tags) {PUBLIC}")
+    op.execute(f"CREATE INDEX ix_snippets_public_search ON {t} USING gin (search) {PUBLIC}")
+    op.execute(f"CREATE INDEX ix_snippets_author_recent ON {t} (author_id, created_at DESC, id DESC)")
+
+
+def downgrade() -> None:
+    op.drop_table("snippets", schema=SCHEMA)
