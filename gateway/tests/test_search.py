@@ -151,13 +151,25 @@ def test_a_failing_service_makes_the_answer_partial(
     body = resp.json()
     assert body["partial"] is True and body["unavailable"] == ["doc"]
     assert {h["type"] for h in body["data"]} == {"snippet"} and len(body["data"]) == 7
-    # Docs were not consumed: the cursor still asks for them.
-    assert body["pagination"]["next_cursor"] is not None
+    assert body["pagination"]["next_cursor"] is None  # nothing more can be said now
+
+
+def test_a_service_that_comes_back_is_picked_up_where_it_was(
+    client: TestClient, services: tuple[ContentService, ContentService]
+) -> None:
+    _, docs = services
+    docs.mode = "fail"
+    first = client.get("/api/v1/search", params={"q": "x", "limit": "3"}).json()
+    assert first["partial"] is True and [h["type"] for h in first["data"]] == ["snippet"] * 3
     docs.mode = "ok"
-    rest = client.get(
-        "/api/v1/search", params={"q": "x", "limit": "100", "cursor": body["pagination"]["next_cursor"]}
-    ).json()
-    assert [h["type"] for h in rest["data"]] == ["doc"] * 4 and rest["partial"] is False
+    seen = [h["item"]["title"] for h in first["data"]]
+    cursor = first["pagination"]["next_cursor"]
+    while cursor:
+        page = client.get("/api/v1/search", params={"q": "x", "limit": "3", "cursor": cursor}).json()
+        assert page["partial"] is False
+        seen += [h["item"]["title"] for h in page["data"]]
+        cursor = page["pagination"]["next_cursor"]
+    assert sorted(seen) == sorted([f"snippet {i}" for i in range(7)] + [f"doc {i}" for i in range(4)])
 
 
 def test_a_dead_service_makes_the_answer_partial_not_an_error(services) -> None:

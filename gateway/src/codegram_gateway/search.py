@@ -128,7 +128,9 @@ class SearchFanOut:
                 exhausted.add(source.type)
             positions[source.type] = source.position
         failed = [s.type for s in sources if s.failed]
-        more = any(t not in exhausted for t in types)
+        # A service that failed keeps its place in the cursor but does not hold the next page
+        # open by itself: the answer is already marked partial.
+        more = any(t not in exhausted and t not in failed for t in types)
         return SearchPage(
             data=data,
             pagination=PageInfo(
