@@ -1,0 +1,237 @@
+"""Content at scale: a million snippets, then listing, a deep page, filters, search and reads
+through the real gateway, snippets and users services.
+
+    .venv/bin/python bench/content/run.py [--snippets 1000000] [--requests 300] [--concurrency 8]
+
+Starts its own engines and fleet in a temporary directory, seeds the snippets (see seed.py: a few
+minutes for a million), checks on a sample that the seeded search vectors are exactly what the
+service writes, then measures each scenario with `--concurrency` keep-alive connections after a
+warm-up. Writes a Markdown report with `EXPLAIN ANALYZE` of the underlying queries to
+bench/results/ and prints as its last line
+`listing p95: A ms, deep page p95: B ms, search p95: C ms`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import aiohttp
+import psycopg
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from seed import COMMON_WORD, RARE_WORD, seed
+
+from codegram_devstack.fleet import Fleet, Ports, RunningFleet
+from codegram_kit.grpc import create_channel
+from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+from codegram_snippets.repository import search_vector
+from codegram_snippets.service import list_cursor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _authors(fleet: RunningFleet, count: int) -> list[str]:
+    async with create_channel(fleet.grpc_target("users")) as channel:
+        stub = users_pb2_grpc.UsersServiceStub(channel)
+        ids = []
+        for i in range(count):
+            reply = await stub.UpsertGitHubUser(
+                users_pb2.UpsertGitHubUserRequest(
+                    github_id=9_000_000 + i, login=f"author{i}", name=f"Author {i}"
+                )
+            )
+            ids.append(reply.user.id)
+        return ids
+
+
+async def _measure(urls: list[str], requests: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(url: str, record: bool) -> None:
+            began = time.perf_counter()
+            async with session.get(url) as resp:
+                await resp.read()
+                statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            if record:
+                latencies.append(time.perf_counter() - began)
+
+        async def worker(index: int, count: int, record: bool) -> None:
+            for i in range(count):
+                await one(urls[(index + i * concurrency) % len(urls)], record)
+
+        await asyncio.gather(*(worker(w, 5, False) for w in range(concurrency)))  # warm-up
+        statuses.clear()
+        await asyncio.gather(*(worker(w, requests // concurrency, True) for w in range(concurrency)))
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "n": len(latencies),
+        "p50": q[49] * 1000,
+        "p95": q[94] * 1000,
+        "non_200": sum(n for s, n in statuses.items() if s != 200),
+    }
+
+
+def _check_vectors(admin_url: str) -> None:
+    engine = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT title, description, code, tags, search::text AS stored "
+                "FROM snippets.snippets TABLESAMPLE SYSTEM (0.01) LIMIT 20"
+            )
+        ).all()
+        for row in rows:
+            expected = conn.execute(
+                sa.select(sa.cast(search_vector(row.title, row.description, row.code, row.tags), sa.Text))
+            ).fetchone()[0]
+            assert expected == row.stored, "the seed's search vectors differ from the service's"
+    engine.dispose()
+
+
+def _explain(admin_url: str, statements: dict[str, str]) -> dict[str, str]:
+    plans = {}
+    with psycopg.connect(admin_url) as conn:
+        for name, sql in statements.items():
+            rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").fetchall()
+            plans[name] = "\n".join(r[0] for r in rows)
+    return plans
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--snippets", type=int, default=1_000_000)
+    parser.add_argument("--authors", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    say = lambda text: sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")  # noqa: E731
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = Fleet(
+            state_dir=Path(tmp), ports=Ports.free(), durable=False, environment="test", log_format="json"
+        )
+        fleet.start_engines()
+        try:
+            fleet.bootstrap_database()
+            fleet.migrate()
+            running = RunningFleet.start(fleet, Path(tmp) / "logs")
+            try:
+                say("creating authors")
+                authors = asyncio.run(_authors(running, args.authors))
+                began = time.perf_counter()
+                seed(fleet.admin_url(), authors, args.snippets, log=say)
+                seed_seconds = time.perf_counter() - began
+                say(f"seeded {args.snippets} snippets in {seed_seconds:.0f}s")
+                _check_vectors(fleet.admin_url())
+                rows, plans = _scenarios(running, fleet, args)
+            finally:
+                running.stop()
+        finally:
+            fleet.stop_engines()
+
+    report = _report(args, rows, plans, seed_seconds)
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"content-{dt.date.today().isoformat()}.md"
+    path.write_text(report)
+    sys.stdout.write(report + f"\nreport: {path.relative_to(ROOT)}\n")
+    listing = max(rows["list, first page"]["p95"], rows["list, filtered"]["p95"])
+    deep = next(r for name, r in rows.items() if name.startswith("list, deep page"))
+    search = max(rows["search, rare word"]["p95"], rows["search, common word"]["p95"])
+    sys.stdout.write(
+        f"listing p95: {listing:.1f} ms, deep page p95: {deep['p95']:.1f} ms, "
+        f"search p95: {search:.1f} ms\n"
+    )
+    return 0
+
+
+def _scenarios(running: RunningFleet, fleet: Fleet, args: argparse.Namespace) -> tuple[dict, dict]:
+    gw = running.gateway_url + "/api/v1"
+    depth = min(500_000, args.snippets // 2)
+    with psycopg.connect(fleet.admin_url()) as conn:
+        deep = conn.execute(
+            "SELECT id, created_at FROM snippets.snippets WHERE visibility = 'public' "
+            "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
+            (depth,),
+        ).fetchone()
+        assert deep is not None
+        some_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM snippets.snippets WHERE visibility = 'public' ORDER BY random() LIMIT 200"
+            )
+        ]
+        common_tag = conn.execute(
+            "SELECT t FROM snippets.snippets, unnest(tags) t "
+            "GROUP BY t ORDER BY count(*) DESC LIMIT 1 OFFSET 3"
+        ).fetchone()[0]
+    deep_cursor = list_cursor(SimpleNamespace(id=deep[0], created_at=deep[1]), "recent")  # type: ignore[arg-type]
+    scenarios = {
+        "list, first page": [f"{gw}/snippets?limit=20"],
+        "list, deep page": [f"{gw}/snippets?limit=20&cursor={deep_cursor}"],
+        "list, filtered": [f"{gw}/snippets?limit=20&language=python&tag={common_tag}"],
+        "list, popular": [f"{gw}/snippets?limit=20&sort=popular"],
+        "search, rare word": [f"{gw}/search?type=snippet&q={RARE_WORD}"],
+        "search, common word": [f"{gw}/search?type=snippet&q={COMMON_WORD}"],
+        "get by id": [f"{gw}/snippets/{i}" for i in some_ids],
+    }
+    rows = {}
+    for name, urls in scenarios.items():
+        rows[name] = asyncio.run(_measure(urls, args.requests, args.concurrency))
+        sys.stderr.write(f"{name}: {rows[name]}\n")
+    plans = _explain(
+        fleet.admin_url(),
+        {
+            "deep page": (
+                "SELECT id FROM snippets.snippets WHERE visibility = 'public' AND (created_at, id) < "
+                f"('{deep[1].isoformat()}', '{deep[0]}') ORDER BY created_at DESC, id DESC LIMIT 21"
+            ),
+            "common word candidates": (
+                "SELECT id FROM snippets.snippets WHERE visibility = 'public' AND search @@ "
+                f"to_tsquery('simple', '{COMMON_WORD}:*') ORDER BY created_at DESC, id DESC LIMIT 1000"
+            ),
+        },
+    )
+    rows[f"list, deep page ({depth:,} items in)"] = rows.pop("list, deep page")
+    return rows, plans
+
+
+def _report(args: argparse.Namespace, rows: dict, plans: dict, seed_seconds: float) -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    lines = [
+        f"# Content at scale, {dt.date.today().isoformat()} (commit {commit.stdout.strip() or 'unknown'})",
+        "",
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}; the load generator, Postgres, NATS, Redis "
+        "and the fleet share the cores. Every request goes through the gateway.",
+        f"{args.snippets:,} snippets by {args.authors} authors (seeded in {seed_seconds:.0f}s), "
+        f"{args.requests} requests per scenario over {args.concurrency} connections after a warm-up.",
+        "",
+        "| scenario | requests | p50 ms | p95 ms | non-200 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['n']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['non_200']} |")
+    lines += ["", "Query plans (EXPLAIN ANALYZE, run after the load):", ""]
+    for name, plan in plans.items():
+        lines += [f"{name}:", "", "```text", plan, "```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
