@@ -12,11 +12,13 @@ from codegram_snippets import languages
 from codegram_snippets.domain import MAX_CODE_BYTES, normalise_tags
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def rfc3339(value: datetime) -> str:
+    # Always with microseconds: fixed width, so the strings sort as the times do (the gateway
+    # merges search hits by created_at).
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 
 
 def _no_nul(value: str) -> str:
