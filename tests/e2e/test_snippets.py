@@ -681,6 +681,31 @@ async def test_changes_publish_created_updated_and_deleted_events(
     assert len({m.headers["Nats-Msg-Id"] for m in msgs}) == 3
 
 
+async def test_a_users_snippet_count_counts_public_snippets_only(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    alice = await member(fleet)
+
+    async def count_becomes(expected: int) -> None:
+        count = None
+        for _ in range(50):  # the users service learns from events, within moments
+            count = gateway.get(f"/users/{alice.username}").json()["stats"]["snippets"]
+            if count == expected:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"stats.snippets is {count}, expected {expected}")
+
+    public = create(gateway, alice)
+    private = create(gateway, alice, visibility="private")
+    create(gateway, alice, visibility="unlisted")
+    await count_becomes(1)
+    gateway.patch(f"/snippets/{private['id']}", headers=alice.auth, json={"visibility": "public"})
+    await count_becomes(2)
+    gateway.delete(f"/snippets/{public['id']}", headers=alice.auth)
+    gateway.patch(f"/snippets/{private['id']}", headers=alice.auth, json={"visibility": "unlisted"})
+    await count_becomes(0)
+
+
 async def test_grpc_get_snippets_answers_visibility_and_author(
     fleet: RunningFleet, gateway: httpx.Client
 ) -> None:

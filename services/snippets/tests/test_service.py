@@ -11,6 +11,7 @@ from codegram_kit.errors import ValidationFailed
 from codegram_kit.schemas import encode_cursor
 from codegram_snippets.domain import Snippet
 from codegram_snippets.repository import highlight_marks
+from codegram_snippets.schemas import rfc3339
 from codegram_snippets.service import (
     decode_list_cursor,
     decode_search_cursor,
@@ -108,3 +109,8 @@ def test_an_entity_cut_in_half_stays_harmless() -> None:
 def test_no_match_no_fragment() -> None:
     assert highlight_fragments("") == []
     assert highlight_fragments("plain title") == []
+
+
+def test_timestamps_are_rfc3339_utc_with_fixed_width() -> None:
+    assert rfc3339(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) == "2026-11-23T10:00:00.000000Z"
+    assert rfc3339(NOW) == "2026-11-23T10:00:00.123456Z"

@@ -14,17 +14,17 @@ from codegram_kit.errors import ValidationFailed
 from codegram_kit.responses import etag_json, page_response
 from codegram_kit.schemas import DEFAULT_LIMIT, MAX_LIMIT, Page
 from codegram_kit.service import ServiceRuntime
+from codegram_kit.user_views import AuthorSummary
 from codegram_snippets import languages
 from codegram_snippets.authors import GrpcAuthorDirectory
 from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import AuthoredSnippet, SearchHit, code_preview, tag_filter
 from codegram_snippets.schemas import (
-    AuthorSummary,
-    SearchHitRead,
-    SearchResults,
     SnippetCreate,
     SnippetListItem,
     SnippetRead,
+    SnippetSearchHit,
+    SnippetSearchResults,
     SnippetUpdate,
 )
 from codegram_snippets.service import SnippetService
@@ -80,8 +80,8 @@ def to_list_item(item: AuthoredSnippet) -> SnippetListItem:
     return SnippetListItem(**_fields(item), code_preview=code_preview(item.snippet.code))
 
 
-def to_hit(hit: SearchHit) -> SearchHitRead:
-    return SearchHitRead(
+def to_hit(hit: SearchHit) -> SnippetSearchHit:
+    return SnippetSearchHit(
         id=str(hit.snippet.id),
         score=hit.score,
         created_at=hit.snippet.created_at,
@@ -206,7 +206,7 @@ async def list_user_snippets(
 
 @internal_router.get(
     "/search",
-    response_model=SearchResults,
+    response_model=SnippetSearchResults,
     summary="Full-text search over public snippets (for the gateway's /api/v1/search)",
     description="Ranked by score (title and tags > description > code), then newest, then id. "
     "For a query that matches very many snippets, only the newest 1,000 matches (configurable) are "
@@ -221,7 +221,7 @@ async def search_snippets(
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> SearchResults:
+) -> SnippetSearchResults:
     hits = await snippets.search(
         q.replace("\x00", ""),
         language=_language_filter(language),
@@ -229,4 +229,4 @@ async def search_snippets(
         cursor=cursor,
         limit=limit,
     )
-    return SearchResults(data=[to_hit(h) for h in hits])
+    return SnippetSearchResults(data=[to_hit(h) for h in hits])

@@ -27,13 +27,13 @@ RANK_WEIGHTS = sa.literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
 RANK_NORMALISATION = 1 | 32
 # Every lexeme of the query becomes a prefix (`'json':*`); excluded ones (`!'json'`) stay exact.
 _PREFIX_PATTERN = "(?<!!)'(?:[^']|'')+'"
-_HIGHLIGHT_START, _HIGHLIGHT_STOP = "\x02", "\x03"
+# ts_headline marks and fragment delimiter: control characters, removed from the text beforehand.
+_HIGHLIGHT_START, _HIGHLIGHT_STOP, _FRAGMENT_DELIMITER = "\x02", "\x03", "\x04"
 _TITLE_HEADLINE = f"StartSel={_HIGHLIGHT_START}, StopSel={_HIGHLIGHT_STOP}, HighlightAll=true"
 _BODY_HEADLINE = (
     f"StartSel={_HIGHLIGHT_START}, StopSel={_HIGHLIGHT_STOP}, MaxFragments=3, MaxWords=16, MinWords=4, "
-    "FragmentDelimiter=\x04"
+    f"FragmentDelimiter={_FRAGMENT_DELIMITER}"
 )
-_FRAGMENT_DELIMITER = "\x04"
 
 _ALL_COLUMNS = [c for c in snippets.c if c.name != "search"]
 # Lists read only the head of the code (the preview), never whole 100 KiB values.

@@ -1,4 +1,7 @@
-"""The snippets service's public API models (API.md "Snippet"), and the internal search answer."""
+"""The snippets service's public API models (API.md "Snippet"), and the internal search answer.
+
+Names are prefixed with Snippet: the gateway merges every service's schemas into one OpenAPI.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, StringConstraints
 
 from codegram_kit.schemas import StrictModel
+from codegram_kit.user_views import AuthorSummary
 from codegram_snippets import languages
 from codegram_snippets.domain import MAX_CODE_BYTES, normalise_tags
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def rfc3339(value: datetime) -> str:
+    # Always with microseconds: fixed width, so the strings sort as the times do (the gateway
+    # merges search hits by created_at).
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 
 
 def _no_nul(value: str) -> str:
@@ -81,13 +87,6 @@ class SnippetUpdate(StrictModel):
     visibility: VisibilityField = None  # type: ignore[assignment]
 
 
-class AuthorSummary(BaseModel):
-    id: str
-    username: str
-    full_name: str
-    avatar_url: str
-
-
 class _SnippetFields(BaseModel):
     id: str
     title: str
@@ -113,7 +112,7 @@ class SnippetListItem(_SnippetFields):
     code_preview: str
 
 
-class SearchHitRead(BaseModel):
+class SnippetSearchHit(BaseModel):
     id: str
     score: float = Field(description="In [0, 1); the same for the same snippet and query.")
     created_at: Timestamp
@@ -124,5 +123,5 @@ class SearchHitRead(BaseModel):
     )
 
 
-class SearchResults(BaseModel):
-    data: list[SearchHitRead]
+class SnippetSearchResults(BaseModel):
+    data: list[SnippetSearchHit]

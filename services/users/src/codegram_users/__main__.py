@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
-from codegram_users import api, grpc_api, models
+from codegram_users import api, events, grpc_api, models
 from codegram_users.config import UsersSettings
 
 SERVICE = ServiceDefinition(
@@ -16,6 +16,7 @@ SERVICE = ServiceDefinition(
     settings_class=UsersSettings,
     routers=[api.router],
     grpc_registrars=[grpc_api.register],
+    consumers=[events.snippet_counts],
 )
 main = SERVICE.main
 

@@ -94,6 +94,11 @@ class UserRepository:
         rows = (await self.session.execute(query)).all()
         return [_to_user(r) for r in rows]
 
+    async def add_to_snippets_count(self, user_id: UUID, delta: int) -> None:
+        # Never below zero, even if events from before this counter existed are missing.
+        count = sa.func.greatest(users.c.snippets_count + delta, 0)
+        await self.session.execute(sa.update(users).where(users.c.id == user_id).values(snippets_count=count))
+
     async def insert_from_github(self, user_id: UUID, username: str, account: GitHubAccount) -> User:
         now = datetime.now(UTC)
         row = (

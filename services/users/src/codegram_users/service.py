@@ -72,6 +72,12 @@ class UserService:
         await self.events.updated(user, changed)
         return user
 
+    async def count_public_snippets(self, user_id: str, delta: int) -> None:
+        """Kept from the snippets service's events; a user this service does not know is skipped."""
+        uid = parse_user_id(user_id)
+        if uid is not None and delta:
+            await self.repo.add_to_snippets_count(uid, delta)
+
     async def upsert_github_user(self, account: GitHubAccount) -> tuple[User, bool]:
         """One user per GitHub id: a new account creates, a known one refreshes its GitHub data."""
         existing = await self.repo.by_github_id(account.github_id, for_update=True)
