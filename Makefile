@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 PY := $(VENV)/bin/python
 
-.PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway
+.PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -50,6 +50,10 @@ bench-gateway: venv
 	@command -v wrk >/dev/null || ($(APT_INSTALL) wrk)
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || ($(APT_INSTALL) nginx-light)
 	$(PY) bench/gateway/run.py
+
+# Seeds a million snippets into its own throwaway fleet (a few minutes), then measures.
+bench-content: venv
+	$(PY) bench/content/run.py
 
 token: venv
 	@$(VENV)/bin/codegram-dev token $(USER_NAME)
