@@ -24,6 +24,7 @@ def main() -> int:
         loop="uvloop",
         http="httptools",
         server_header=False,
+        access_log=False,  # the request context middleware writes the one access line
         # The gateway decides itself whose X-Forwarded-For to believe (TRUSTED_PROXIES);
         # uvicorn's own rewriting would trust any local peer.
         proxy_headers=False,

@@ -198,6 +198,7 @@ class ApiEdge:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         route, path_known = self.table.match(scope["method"], scope["path"])
+        scope["route"] = route  # labels the request's metrics with its pattern, not its path
         if route is None:
             if path_known:
                 await _error(scope, receive, send, 405, "METHOD_NOT_ALLOWED", "method not allowed")

@@ -17,6 +17,11 @@ class Route:
     timeout: float | None = None  # seconds to wait for the service; None: the gateway's default
     websocket: bool = False
 
+    @property
+    def path(self) -> str:
+        """The pattern, under the name metrics read a matched route's label from."""
+        return self.pattern
+
     def compile(self) -> re.Pattern[str]:
         # {name} matches one path segment; the table is written in the API.md notation.
         regex = re.sub(r"\{[a-z_]+\}", r"[^/]+", self.pattern)

@@ -41,10 +41,19 @@ class RequestContextMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
         token = request_id_var.set(request_id)
-        ctx_token = otel_context.attach(extract(headers))
+        method = scope["method"]
+        # start_span and attach rather than start_as_current_span: the same span for a third of
+        # the cost, on a path every request takes.
+        parent = extract(headers)
+        span = self.tracer.start_span(
+            f"{method} {scope['path']}",
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method},
+        )
+        ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
         status = 500
         start = time.perf_counter()
-        method = scope["method"]
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -52,33 +61,26 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
-            with self.tracer.start_as_current_span(
-                f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
-            ) as span:
-                span.set_attribute("http.request.method", method)
-                try:
-                    await self.app(scope, receive, send_with_id)
-                except Exception:
-                    # Handled here, inside the request context, so the body carries the request id;
-                    # the details stay in the log and the client learns only that it failed.
-                    log.exception("unhandled error")
-                    if started:
-                        raise
-                    await error_response(500, "INTERNAL_SERVER_ERROR", "internal server error")(
-                        scope, receive, send_with_id
-                    )
-                finally:
-                    span.set_attribute("http.response.status_code", status)
-                    self._observe(scope, method, status, time.perf_counter() - start)
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Handled here, inside the request context, so the body carries the request id;
+            # the details stay in the log and the client learns only that it failed.
+            log.exception("unhandled error")
+            span.record_exception(exc)
+            span.set_status(trace.StatusCode.ERROR)
+            if started:
+                raise
+            await error_response(500, "INTERNAL_SERVER_ERROR", "internal server error")(
+                scope, receive, send_with_id
+            )
         finally:
+            span.set_attribute("http.response.status_code", status)
+            span.end()
+            self._observe(scope, method, status, time.perf_counter() - start)
             otel_context.detach(ctx_token)
             request_id_var.reset(token)
 

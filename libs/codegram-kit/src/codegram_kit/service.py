@@ -170,6 +170,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         server_header=False,
+        access_log=False,  # the request context middleware writes the one access line
     )
     uvicorn.Server(config).run()
 
