@@ -10,13 +10,11 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
-from codegram_devstack.fleet import Fleet, Ports, RunningFleet
+from codegram_devstack.fleet import RunningFleet, throwaway_fleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
@@ -66,30 +64,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        fleet = Fleet(
-            state_dir=Path(tmp), ports=Ports.free(), durable=False, environment="test", log_format="json"
-        )
-        fleet.start_engines()
-        try:
-            fleet.bootstrap_database()
-            fleet.migrate()
-            running = RunningFleet.start(fleet, Path(tmp) / "logs")
-            try:
-                username = asyncio.run(_seed(running))
-                path = f"/api/v1/users/{username}"
-                rows = {
-                    "users service, direct": asyncio.run(
-                        _load(running.http_url("users") + path, args.seconds, args.concurrency)
-                    ),
-                    "through the gateway": asyncio.run(
-                        _load(running.gateway_url + path, args.seconds, args.concurrency)
-                    ),
-                }
-            finally:
-                running.stop()
-        finally:
-            fleet.stop_engines()
+    with throwaway_fleet() as running:
+        username = asyncio.run(_seed(running))
+        path = f"/api/v1/users/{username}"
+        rows = {
+            "users service, direct": asyncio.run(
+                _load(running.http_url("users") + path, args.seconds, args.concurrency)
+            ),
+            "through the gateway": asyncio.run(
+                _load(running.gateway_url + path, args.seconds, args.concurrency)
+            ),
+        }
     out = sys.stdout
     out.write(f"GET {path}, {args.concurrency} connections, {args.seconds:.0f}s after a 2s warm-up\n\n")
     out.write(

@@ -21,7 +21,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from seed import COMMON_WORD, RARE_WORD, seed
 
-from codegram_devstack.fleet import Fleet, Ports, RunningFleet
+from codegram_devstack.fleet import Fleet, RunningFleet, throwaway_fleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from codegram_snippets.repository import search_vector
@@ -122,28 +121,15 @@ def main() -> int:
     args = parser.parse_args()
     say = lambda text: sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")  # noqa: E731
 
-    with tempfile.TemporaryDirectory() as tmp:
-        fleet = Fleet(
-            state_dir=Path(tmp), ports=Ports.free(), durable=False, environment="test", log_format="json"
-        )
-        fleet.start_engines()
-        try:
-            fleet.bootstrap_database()
-            fleet.migrate()
-            running = RunningFleet.start(fleet, Path(tmp) / "logs")
-            try:
-                say("creating authors")
-                authors = asyncio.run(_authors(running, args.authors))
-                began = time.perf_counter()
-                seed(fleet.admin_url(), authors, args.snippets, log=say)
-                seed_seconds = time.perf_counter() - began
-                say(f"seeded {args.snippets} snippets in {seed_seconds:.0f}s")
-                _check_vectors(fleet.admin_url())
-                rows, plans = _scenarios(running, fleet, args)
-            finally:
-                running.stop()
-        finally:
-            fleet.stop_engines()
+    with throwaway_fleet() as running:
+        say("creating authors")
+        authors = asyncio.run(_authors(running, args.authors))
+        began = time.perf_counter()
+        seed(running.fleet.admin_url(), authors, args.snippets, log=say)
+        seed_seconds = time.perf_counter() - began
+        say(f"seeded {args.snippets} snippets in {seed_seconds:.0f}s")
+        _check_vectors(running.fleet.admin_url())
+        rows, plans = _scenarios(running, running.fleet, args)
 
     report = _report(args, rows, plans, seed_seconds)
     results = ROOT / "bench" / "results"

@@ -10,8 +10,10 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -318,3 +320,24 @@ class RunningFleet:
 
     def log(self, name: str) -> str:
         return self.logs[name].read_text(errors="replace")
+
+
+@contextmanager
+def throwaway_fleet() -> Iterator[RunningFleet]:
+    """Engines and every process on free ports in a temporary directory, all gone afterwards
+    (benchmarks; the tests use the pytest plugin's fixtures)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = Fleet(
+            state_dir=Path(tmp), ports=Ports.free(), durable=False, environment="test", log_format="json"
+        )
+        fleet.start_engines()
+        try:
+            fleet.bootstrap_database()
+            fleet.migrate()
+            running = RunningFleet.start(fleet, Path(tmp) / "logs")
+            try:
+                yield running
+            finally:
+                running.stop()
+        finally:
+            fleet.stop_engines()
