@@ -53,6 +53,28 @@ async def test_a_push_reaches_the_user_and_frames_flow_both_ways(fleet: RunningF
         await nc.close()
 
 
+def _open_connections(fleet: RunningFleet) -> float:
+    import httpx
+
+    metrics = httpx.get(fleet.http_url("social") + "/metrics").text
+    line = next(x for x in metrics.splitlines() if x.startswith("codegram_social_websocket_connections "))
+    return float(line.split()[1])
+
+
+async def test_closing_the_client_closes_the_service_side_too(fleet: RunningFleet) -> None:
+    before = _open_connections(fleet)
+    token = fleet.fleet.signing_key.mint("ws-closer")
+    async with connect(_ws_url(fleet, f"?access_token={token}")) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        await asyncio.wait_for(ws.recv(), 5)
+        assert _open_connections(fleet) == before + 1
+    for _ in range(50):
+        if _open_connections(fleet) == before:
+            break
+        await asyncio.sleep(0.1)
+    assert _open_connections(fleet) == before
+
+
 async def test_bad_tokens_are_refused_with_4401(fleet: RunningFleet) -> None:
     key = fleet.fleet.signing_key
     assert await _closed_code(_ws_url(fleet)) == 4401

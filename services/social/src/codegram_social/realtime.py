@@ -18,11 +18,16 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from prometheus_client import Gauge
 
 from codegram_kit.errors import Unauthorized
 from codegram_kit.service import ServiceRuntime
 
 log = logging.getLogger("codegram.social.realtime")
+
+OPEN_CONNECTIONS = Gauge(
+    "codegram_social_websocket_connections", "Open real-time connections on this replica"
+)
 
 router = APIRouter(prefix="/api/v1", tags=["social"])
 
@@ -68,11 +73,13 @@ async def realtime(websocket: WebSocket) -> None:
 
     subscription = await runtime.nc.subscribe(PUSH_SUBJECT.format(user_id=principal.user_id), cb=deliver)
     sender = asyncio.create_task(_send_pushes(websocket, outbound))
+    OPEN_CONNECTIONS.inc()
     try:
         await _answer_client(websocket)
     except WebSocketDisconnect:
         pass
     finally:
+        OPEN_CONNECTIONS.dec()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
