@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
+from codegram_kit.authors import GrpcAuthorDirectory
 from codegram_kit.errors import ValidationFailed
 from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
-from codegram_snippets.authors import GrpcAuthorDirectory
 from codegram_snippets.domain import Snippet
 from codegram_snippets.service import SnippetService
 

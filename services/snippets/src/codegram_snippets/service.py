@@ -9,7 +9,6 @@ Until then they are 0 and false.
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,106 +16,26 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.errors import Forbidden, NotFound, ValidationFailed
-from codegram_kit.outbox import Outbox
-from codegram_kit.schemas import decode_cursor, encode_cursor
-from codegram_snippets import languages
-from codegram_snippets.authors import AuthorDirectory
-from codegram_snippets.domain import (
-    AuthoredSnippet,
-    SearchHit,
-    Snippet,
-    new_snippet_id,
-    unknown_author,
+from codegram_kit.authors import AuthorDirectory, authors_of
+from codegram_kit.errors import Forbidden, NotFound
+from codegram_kit.ids import new_uuid7, parse_id
+from codegram_kit.keyset import (
+    Order,
+    decode_list_cursor,
+    decode_search_cursor,
+    next_page,
+    search_cursor,
 )
+from codegram_kit.outbox import Outbox
+from codegram_kit.text_search import highlight_fragments, websearch_text
+from codegram_snippets import languages
+from codegram_snippets.domain import AuthoredSnippet, SearchHit, Snippet
 from codegram_snippets.events import SnippetEvents
-from codegram_snippets.repository import ListFilters, Order, SnippetRepository, highlight_marks
-from codegram_snippets.text_search import websearch_text
+from codegram_snippets.repository import ListFilters, SnippetRepository
 
-# Search ranks at most this many of the newest matches (see SnippetRepository.search).
+# Search ranks at most this many of the newest matches (see codegram_kit.search_sql.ranked_page).
 DEFAULT_CANDIDATE_CAP = 1000
 HIGHLIGHT_FIELDS = ("title", "description", "code")
-
-
-def parse_id(raw: str | None) -> UUID | None:
-    try:
-        return UUID(str(raw))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
-    )
-
-
-def _cursor_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise _bad_cursor()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad_cursor() from None
-    if parsed.tzinfo is None:
-        raise _bad_cursor()
-    return parsed
-
-
-def _cursor_id(value: Any) -> UUID:
-    parsed = parse_id(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise _bad_cursor()
-    return parsed
-
-
-def list_cursor(snippet: Snippet, order: Order) -> str:
-    if order == "popular":
-        return encode_cursor({"o": "popular", "l": snippet.likes_count, "i": str(snippet.id)})
-    return encode_cursor({"o": "recent", "t": snippet.created_at.isoformat(), "i": str(snippet.id)})
-
-
-def decode_list_cursor(cursor: str | None, order: Order) -> tuple[Any, UUID] | None:
-    position = decode_cursor(cursor, ("o", "i"))
-    if position is None:
-        return None
-    if position["o"] != order:
-        raise _bad_cursor()  # a cursor of another sort order would skip or repeat items
-    if order == "popular":
-        likes = position.get("l")
-        if isinstance(likes, bool) or not isinstance(likes, int):  # True is an int to Python
-            raise _bad_cursor()
-        return likes, _cursor_id(position["i"])
-    return _cursor_time(position.get("t")), _cursor_id(position["i"])
-
-
-def search_cursor(score: float, snippet: Snippet) -> str:
-    return encode_cursor(
-        {"o": "search", "s": score, "t": snippet.created_at.isoformat(), "i": str(snippet.id)}
-    )
-
-
-def decode_search_cursor(cursor: str | None) -> tuple[float, datetime, UUID] | None:
-    position = decode_cursor(cursor, ("o", "s", "t", "i"))
-    if position is None:
-        return None
-    score = position["s"]
-    if position["o"] != "search" or isinstance(score, bool) or not isinstance(score, int | float):
-        raise _bad_cursor()
-    return float(score), _cursor_time(position["t"]), _cursor_id(position["i"])
-
-
-def highlight_fragments(headline: str) -> list[str]:
-    """HTML-safe fragments with `<mark>` around the matches; fragments without a match are left out."""
-    start, stop, delimiter = highlight_marks()
-    fragments = []
-    for fragment in headline.split(delimiter):
-        if start not in fragment:
-            continue
-        # Normalised: whatever entity ts_headline cut through is escaped again, then marked.
-        safe = html.escape(html.unescape(fragment.strip()), quote=False)
-        fragments.append(safe.replace(start, "<mark>").replace(stop, "</mark>"))
-    return fragments
 
 
 class SnippetService:
@@ -136,8 +55,8 @@ class SnippetService:
     # -- reads ---------------------------------------------------------------------------------
     async def _with_authors(self, found: Sequence[Snippet]) -> list[AuthoredSnippet]:
         # One batched call for the whole page, never one per row.
-        known = await self.authors.summaries({s.author_id for s in found})
-        return [AuthoredSnippet(s, known.get(s.author_id) or unknown_author(s.author_id)) for s in found]
+        known = await authors_of(self.authors, {s.author_id for s in found})
+        return [AuthoredSnippet(s, known[s.author_id]) for s in found]
 
     async def _visible(self, snippet_id: str, viewer: UUID | None, *, for_update: bool = False) -> Snippet:
         sid = parse_id(snippet_id)
@@ -173,8 +92,7 @@ class SnippetService:
                 return [], None  # nobody by that name has public snippets
         filters = ListFilters(language=language, tags=tags, author_id=author_id)
         found = await self.repo.list_public(filters, order, after, limit + 1)
-        page = found[:limit]
-        next_cursor = list_cursor(page[-1], order) if len(found) > limit else None
+        page, next_cursor = next_page(found, limit, order)
         return await self._with_authors(page), next_cursor
 
     async def list_by_author(
@@ -190,8 +108,7 @@ class SnippetService:
         found = await self.repo.list_by_author(
             author_id, public_only=public_only, after=after, limit=limit + 1
         )
-        page = found[:limit]
-        next_cursor = list_cursor(page[-1], "recent") if len(found) > limit else None
+        page, next_cursor = next_page(found, limit, "recent")
         return await self._with_authors(page), next_cursor
 
     async def search(
@@ -229,7 +146,7 @@ class SnippetService:
         now = datetime.now(UTC)
         language = fields.get("language")
         values = {
-            "id": new_snippet_id(int(now.timestamp() * 1000)),
+            "id": new_uuid7(int(now.timestamp() * 1000)),
             "author_id": uid,
             "title": fields["title"],
             "description": fields.get("description") or "",
