@@ -7,29 +7,19 @@ import asyncio
 import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 from grpc import aio
 
+from codegram_devstack.e2e import Member, assert_error, ids, member, tag
 from codegram_devstack.fleet import RunningFleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 from codegram_proto.codegram.events.v1 import docs_pb2 as events_pb2
-from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
-
-_github_ids = itertools.count(7_000_000 + (uuid.uuid4().int % 1_000_000) * 1000)
 
 MARKDOWN = "# Intro\n\nSome **bold** text.\n\n```python\ndef add(a, b):\n    return a + b\n```\n"
-
-
-@dataclass
-class Member:
-    id: str
-    username: str
-    auth: dict[str, str]
 
 
 @pytest.fixture
@@ -45,40 +35,12 @@ def search(fleet: RunningFleet) -> httpx.Client:
         yield client
 
 
-async def member(fleet: RunningFleet, name: str = "writer") -> Member:
-    login = f"{name}{uuid.uuid4().hex[:8]}"
-    async with create_channel(fleet.grpc_target("users")) as channel:
-        reply = await users_pb2_grpc.UsersServiceStub(channel).UpsertGitHubUser(
-            users_pb2.UpsertGitHubUserRequest(github_id=next(_github_ids), login=login, name=f"{name} Person")
-        )
-    token = fleet.fleet.signing_key.mint(reply.user.id)
-    return Member(reply.user.id, reply.user.username, {"Authorization": f"Bearer {token}"})
-
-
-def tag() -> str:
-    """A tag no other test uses: it scopes lists and searches to this test's docs."""
-    return f"t{uuid.uuid4().hex[:12]}"
-
-
 def create(gateway: httpx.Client, who: Member, **body: object) -> dict:
     body.setdefault("title", "A doc")
     body.setdefault("content", MARKDOWN)
     resp = gateway.post("/docs", headers=who.auth, json=body)
     assert resp.status_code == 201, resp.text
     return resp.json()
-
-
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error"]["code"] == code
-    assert body["request_id"] == resp.headers["x-request-id"]
-    return body
-
-
-def ids(resp: httpx.Response) -> list[str]:
-    assert resp.status_code == 200, resp.text
-    return [item["id"] for item in resp.json()["data"]]
 
 
 class Markup(HTMLParser):

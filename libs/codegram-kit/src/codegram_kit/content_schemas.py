@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, StringConstraints
 
 from codegram_kit.authors import Author
 
@@ -23,6 +23,21 @@ def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
+
+
+def body_text(max_bytes: int) -> Any:
+    """A snippet's code or a doc's markdown: not blank, at most `max_bytes` in UTF-8, whitespace kept
+    (a first line's indentation is part of code, and of markdown: it makes a code block)."""
+
+    def check(value: str) -> str:
+        no_nul(value)
+        if not value.strip():
+            raise ValueError("must not be empty")
+        if len(value.encode()) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes // 1024} KiB")
+        return value
+
+    return Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(check)]
 
 
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]

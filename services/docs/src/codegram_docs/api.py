@@ -10,12 +10,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from codegram_docs.config import DocsSettings
-from codegram_docs.domain import AuthoredDoc, SearchHit
+from codegram_docs.domain import Doc
+from codegram_docs.repository import ListFilters
 from codegram_docs.schemas import DocCreate, DocListItem, DocRead, DocUpdate, SearchHitRead, SearchResults
-from codegram_docs.service import DEFAULT_CANDIDATE_CAP, DEFAULT_RENDER_TIMEOUT, DocService
+from codegram_docs.service import DEFAULT_RENDER_TIMEOUT, DocService
 from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.authors import GrpcAuthorDirectory
+from codegram_kit.content import Authored, SearchHit
 from codegram_kit.content_schemas import content_fields
+from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP
 from codegram_kit.params import Cursor, Limit, SearchQuery, TagParams, viewer_id
 from codegram_kit.responses import etag_json, page_response
 from codegram_kit.schemas import DEFAULT_LIMIT, Page
@@ -47,24 +50,24 @@ DocId = Annotated[str, Path(max_length=64)]
 Username = Annotated[str, Path(max_length=100)]
 
 
-def to_list_item(item: AuthoredDoc) -> DocListItem:
-    return DocListItem(**content_fields(item.doc, item.author), slug=item.doc.slug)
+def to_list_item(item: Authored[Doc]) -> DocListItem:
+    return DocListItem(**content_fields(item.item, item.author), slug=item.item.slug)
 
 
-def to_read(item: AuthoredDoc) -> DocRead:
-    d = item.doc
+def to_read(item: Authored[Doc]) -> DocRead:
+    d = item.item
     return DocRead(
         **content_fields(d, item.author), slug=d.slug, content=d.content, content_html=d.content_html
     )
 
 
-def to_hit(hit: SearchHit) -> SearchHitRead:
+def to_hit(hit: SearchHit[Doc]) -> SearchHitRead:
     return SearchHitRead(
-        id=str(hit.doc.id),
+        id=str(hit.item.id),
         score=hit.score,
-        created_at=hit.doc.created_at,
+        created_at=hit.item.created_at,
         cursor=hit.cursor,
-        item=to_list_item(AuthoredDoc(hit.doc, hit.author)),
+        item=to_list_item(Authored(hit.item, hit.author)),
         highlights=hit.highlights,
     )
 
@@ -107,7 +110,7 @@ async def list_docs(
     cursor: Cursor = None,
 ) -> Response:
     found, next_cursor = await docs.list_public(
-        tags=tag_filter(tag), author_username=author, order=sort, cursor=cursor, limit=limit
+        ListFilters(tag_filter(tag)), author_username=author, order=sort, cursor=cursor, limit=limit
     )
     return page_response(request, [to_list_item(d) for d in found], limit, next_cursor)
 
@@ -190,5 +193,5 @@ async def search_docs(
 ) -> SearchResults:
     if language is not None:
         return SearchResults(data=[])
-    hits = await docs.search(q.replace("\x00", ""), tags=tag_filter(tag), cursor=cursor, limit=limit)
+    hits = await docs.search(q.replace("\x00", ""), ListFilters(tag_filter(tag)), cursor=cursor, limit=limit)
     return SearchResults(data=[to_hit(h) for h in hits])

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
 from codegram_docs.domain import Doc
 from codegram_docs.service import DocService
 from codegram_kit.authors import GrpcAuthorDirectory
-from codegram_kit.errors import ValidationFailed
+from codegram_kit.content_events import proto_timestamp
+from codegram_kit.content_service import check_batch
 from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 
-MAX_BATCH = 500
-
 
 def to_proto(doc: Doc) -> docs_pb2.Doc:
-    created = Timestamp()
-    created.FromDatetime(doc.created_at)
     return docs_pb2.Doc(
         id=str(doc.id),
         author_id=str(doc.author_id),
         visibility=doc.visibility,
         title=doc.title,
         slug=doc.slug,
-        created_at=created,
+        created_at=proto_timestamp(doc.created_at),
     )
 
 
@@ -35,8 +31,7 @@ class DocsServicer(docs_pb2_grpc.DocsServiceServicer):
         self.runtime = runtime
 
     async def GetDocs(self, request, context):  # type: ignore[no-untyped-def]
-        if len(request.ids) > MAX_BATCH:
-            raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
+        check_batch(request.ids)
         authors = GrpcAuthorDirectory(self.runtime.channel(self.runtime.settings.users_grpc_target))
         async with self.runtime.db.unit_of_work() as session:
             found = await DocService(session, self.runtime.outbox, authors).get_many(list(request.ids))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import Field
 
 from codegram_docs.domain import MAX_CONTENT_BYTES
 from codegram_kit.content_schemas import (
@@ -14,23 +12,12 @@ from codegram_kit.content_schemas import (
     SearchResultsFields,
     Title,
     VisibilityField,
-    no_nul,
+    body_text,
 )
 from codegram_kit.schemas import StrictModel
 from codegram_kit.tags import Tags
 
-
-def _content(value: str) -> str:
-    no_nul(value)
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value.encode()) > MAX_CONTENT_BYTES:
-        raise ValueError(f"must be at most {MAX_CONTENT_BYTES // 1024} KiB")
-    return value
-
-
-# Markdown keeps its whitespace: leading indentation is a code block.
-Content = Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(_content)]
+Content = body_text(MAX_CONTENT_BYTES)
 
 
 class DocCreate(StrictModel):

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.authors import GrpcAuthorDirectory
+from codegram_kit.content import Authored, SearchHit
 from codegram_kit.content_schemas import content_fields
 from codegram_kit.errors import ValidationFailed
 from codegram_kit.params import Cursor, Limit, SearchQuery, TagParams, viewer_id
@@ -20,7 +21,8 @@ from codegram_kit.service import ServiceRuntime
 from codegram_kit.tags import tag_filter
 from codegram_snippets import languages
 from codegram_snippets.config import SnippetsSettings
-from codegram_snippets.domain import AuthoredSnippet, SearchHit, code_preview
+from codegram_snippets.domain import Snippet, code_preview
+from codegram_snippets.repository import ListFilters
 from codegram_snippets.schemas import (
     SearchHitRead,
     SearchResults,
@@ -48,25 +50,25 @@ async def _snippet_service(request: Request) -> AsyncIterator[SnippetService]:
 Snippets = Annotated[SnippetService, Depends(_snippet_service)]
 
 
-def _fields(item: AuthoredSnippet) -> dict:
-    return {**content_fields(item.snippet, item.author), "language": item.snippet.language}
+def _fields(item: Authored[Snippet]) -> dict:
+    return {**content_fields(item.item, item.author), "language": item.item.language}
 
 
-def to_read(item: AuthoredSnippet) -> SnippetRead:
-    return SnippetRead(**_fields(item), code=item.snippet.code)
+def to_read(item: Authored[Snippet]) -> SnippetRead:
+    return SnippetRead(**_fields(item), code=item.item.code)
 
 
-def to_list_item(item: AuthoredSnippet) -> SnippetListItem:
-    return SnippetListItem(**_fields(item), code_preview=code_preview(item.snippet.code))
+def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
+    return SnippetListItem(**_fields(item), code_preview=code_preview(item.item.code))
 
 
-def to_hit(hit: SearchHit) -> SearchHitRead:
+def to_hit(hit: SearchHit[Snippet]) -> SearchHitRead:
     return SearchHitRead(
-        id=str(hit.snippet.id),
+        id=str(hit.item.id),
         score=hit.score,
-        created_at=hit.snippet.created_at,
+        created_at=hit.item.created_at,
         cursor=hit.cursor,
-        item=to_list_item(AuthoredSnippet(hit.snippet, hit.author)),
+        item=to_list_item(Authored(hit.item, hit.author)),
         highlights=hit.highlights,
     )
 
@@ -122,8 +124,7 @@ async def list_snippets(
     cursor: Cursor = None,
 ) -> Response:
     found, next_cursor = await snippets.list_public(
-        language=_language_filter(language),
-        tags=tag_filter(tag),
+        ListFilters(language=_language_filter(language), tags=tag_filter(tag)),
         author_username=author,
         order=sort,
         cursor=cursor,
@@ -200,8 +201,7 @@ async def search_snippets(
 ) -> SearchResults:
     hits = await snippets.search(
         q.replace("\x00", ""),
-        language=_language_filter(language),
-        tags=tag_filter(tag),
+        ListFilters(language=_language_filter(language), tags=tag_filter(tag)),
         cursor=cursor,
         limit=limit,
     )

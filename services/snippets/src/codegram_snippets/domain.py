@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID
 
-from codegram_kit.authors import Author
-from codegram_kit.visibility import Visibility, visible_to
+from codegram_kit.content import ContentItem
 
 MAX_CODE_BYTES = 100 * 1024
 
@@ -20,42 +17,13 @@ PREVIEW_CHARS = 1000
 EDITABLE_FIELDS = ("title", "description", "code", "language", "tags", "visibility")
 
 
-@dataclass(frozen=True, slots=True)
-class Snippet:
-    id: UUID
-    author_id: UUID
-    title: str
-    description: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snippet(ContentItem):
     # The whole code when read one by one; only its first PREVIEW_CHARS characters in lists.
     code: str
     language: str
     # True when the service named the language itself, so a code change names it again.
     language_detected: bool
-    tags: tuple[str, ...]
-    visibility: Visibility
-    # Kept from the social service's events once it exists (0 until then).
-    likes_count: int
-    comments_count: int
-    created_at: datetime
-    updated_at: datetime
-
-    def visible_to(self, viewer_id: UUID | None) -> bool:
-        return visible_to(self.visibility, self.author_id, viewer_id)
-
-
-@dataclass(frozen=True, slots=True)
-class AuthoredSnippet:
-    snippet: Snippet
-    author: Author
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    snippet: Snippet
-    author: Author
-    score: float
-    cursor: str
-    highlights: dict[str, list[str]]
 
 
 def code_preview(code: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from codegram_kit.content_schemas import (
     ContentFields,
@@ -13,21 +13,12 @@ from codegram_kit.content_schemas import (
     SearchResultsFields,
     Title,
     VisibilityField,
-    no_nul,
+    body_text,
 )
 from codegram_kit.schemas import StrictModel
 from codegram_kit.tags import Tags
 from codegram_snippets import languages
 from codegram_snippets.domain import MAX_CODE_BYTES
-
-
-def _code(value: str) -> str:
-    no_nul(value)
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value.encode()) > MAX_CODE_BYTES:
-        raise ValueError(f"must be at most {MAX_CODE_BYTES // 1024} KiB")
-    return value
 
 
 def _language(value: str | None) -> str | None:
@@ -39,8 +30,7 @@ def _language(value: str | None) -> str | None:
     return found
 
 
-# Code keeps its whitespace: the first line's indentation is part of it.
-Code = Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(_code)]
+Code = body_text(MAX_CODE_BYTES)
 Language = Annotated[str | None, Field(max_length=40), AfterValidator(_language)]
 
 
