@@ -30,6 +30,7 @@ def test_revisions_create_the_outbox_then_the_docs_table_and_indexes(
 
 
 def test_the_internal_search_contract_matches_the_snippets_service() -> None:
+    # Schema names differ from the snippets' (the gateway merges every service's schemas by name).
     spec = SERVICE.create_app(SERVICE.settings()).openapi()
     operation = spec["paths"]["/internal/v1/search"]["get"]
     params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
@@ -37,7 +38,7 @@ def test_the_internal_search_contract_matches_the_snippets_service() -> None:
     assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
     assert params["q"]["schema"]["maxLength"] == 500
     schemas = spec["components"]["schemas"]
-    hit = schemas["SearchHitRead"]["properties"]
+    hit = schemas["DocSearchHit"]["properties"]
     assert set(hit) == {"id", "score", "created_at", "cursor", "item", "highlights"}
     assert hit["item"]["$ref"].endswith("/DocListItem")
-    assert set(schemas["SearchResults"]["properties"]) == {"data"}
+    assert set(schemas["DocSearchResults"]["properties"]) == {"data"}

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from codegram_docs.config import DocsSettings
 from codegram_docs.domain import Doc
 from codegram_docs.repository import ListFilters
-from codegram_docs.schemas import DocCreate, DocListItem, DocRead, DocUpdate, SearchHitRead, SearchResults
+from codegram_docs.schemas import DocCreate, DocListItem, DocRead, DocSearchHit, DocSearchResults, DocUpdate
 from codegram_docs.service import DEFAULT_RENDER_TIMEOUT, DocService
 from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.authors import GrpcAuthorDirectory
@@ -61,8 +61,8 @@ def to_read(item: Authored[Doc]) -> DocRead:
     )
 
 
-def to_hit(hit: SearchHit[Doc]) -> SearchHitRead:
-    return SearchHitRead(
+def to_hit(hit: SearchHit[Doc]) -> DocSearchHit:
+    return DocSearchHit(
         id=str(hit.item.id),
         score=hit.score,
         created_at=hit.item.created_at,
@@ -174,7 +174,7 @@ async def get_doc_by_slug(
 
 @internal_router.get(
     "/search",
-    response_model=SearchResults,
+    response_model=DocSearchResults,
     summary="Full-text search over public docs (for the gateway's /api/v1/search)",
     description="Ranked by score (title and tags > description > content), then newest, then id, "
     "exactly like the snippets service's search, so the gateway can merge the two. For a query that "
@@ -190,8 +190,8 @@ async def search_docs(
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> SearchResults:
+) -> DocSearchResults:
     if language is not None:
-        return SearchResults(data=[])
+        return DocSearchResults(data=[])
     hits = await docs.search(q.replace("\x00", ""), ListFilters(tag_filter(tag)), cursor=cursor, limit=limit)
-    return SearchResults(data=[to_hit(h) for h in hits])
+    return DocSearchResults(data=[to_hit(h) for h in hits])

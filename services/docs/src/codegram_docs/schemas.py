@@ -57,9 +57,9 @@ class DocRead(DocListItem):
     )
 
 
-class SearchHitRead(SearchHitFields[DocListItem]):
+class DocSearchHit(SearchHitFields[DocListItem]):
     """Highlights of title, description and content."""
 
 
-class SearchResults(SearchResultsFields[SearchHitRead]):
+class DocSearchResults(SearchResultsFields[DocSearchHit]):
     pass
