@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
@@ -136,6 +137,17 @@ async def test_exactly_512_kib_of_markdown_is_accepted(fleet: RunningFleet, gate
 
 
 # -- markdown: rendered and sanitised -----------------------------------------------------------
+
+
+async def test_markdown_that_would_take_minutes_to_render_is_stored_plain_in_seconds(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    # markdown-it-py is quadratic on unclosed brackets; the render deadline (6 s) cuts it short.
+    alice = await member(fleet)
+    started = time.monotonic()
+    doc = create(gateway, alice, content="[" * 400_000)
+    assert time.monotonic() - started < 10
+    assert doc["content_html"] == "<pre>" + "[" * 400_000 + "</pre>"
 
 
 async def test_xss_attempts_in_markdown_are_neutralised(fleet: RunningFleet, gateway: httpx.Client) -> None:

@@ -54,7 +54,7 @@ URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow noopener"
 
 # Up to this size the worst case measured is about a second, so it renders in the caller's thread;
-# larger pages pay the ~10 ms of a child process for a deadline.
+# larger pages pay a few tens of milliseconds for a child process, to have a deadline.
 MAX_INLINE_RENDER_BYTES = 16 * 1024
 
 log = logging.getLogger(__name__)
