@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from codegram_kit.content_schemas import body_text
+from codegram_kit.content_schemas import KEEP_WHITESPACE, within_bytes
 from codegram_kit.search_sql import MAX_FIELD_TERMS, field_terms
 from codegram_kit.text_search import document_terms
 
 
 class Body(BaseModel):
-    text: body_text(10)  # type: ignore[valid-type]
+    text: Annotated[str, KEEP_WHITESPACE, within_bytes(10)]
 
 
 def test_a_body_keeps_its_whitespace_and_counts_utf8_bytes() -> None:

@@ -25,9 +25,8 @@ def no_nul(value: str) -> str:
     return value
 
 
-def body_text(max_bytes: int) -> Any:
-    """A snippet's code or a doc's markdown: not blank, at most `max_bytes` in UTF-8, whitespace kept
-    (a first line's indentation is part of code, and of markdown: it makes a code block)."""
+def within_bytes(max_bytes: int) -> AfterValidator:
+    """A snippet's code or a doc's markdown: not blank, no NUL, at most `max_bytes` in UTF-8."""
 
     def check(value: str) -> str:
         no_nul(value)
@@ -37,9 +36,12 @@ def body_text(max_bytes: int) -> Any:
             raise ValueError(f"must be at most {max_bytes // 1024} KiB")
         return value
 
-    return Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(check)]
+    return AfterValidator(check)
 
 
+# Bodies keep their whitespace: a first line's indentation is part of code, and of markdown too
+# (it makes a code block).
+KEEP_WHITESPACE = StringConstraints(strip_whitespace=False)
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=2000), AfterValidator(no_nul)]
 VisibilityField = Literal["public", "unlisted", "private"]

@@ -23,6 +23,9 @@ from codegram_kit.text_search import highlight_fragments, websearch_text
 
 ItemT = TypeVar("ItemT", bound=ContentItem)
 FiltersT = TypeVar("FiltersT")
+# Protocols only take these (they are arguments, never results), hence contravariant.
+ItemT_contra = TypeVar("ItemT_contra", bound=ContentItem, contravariant=True)
+FiltersT_contra = TypeVar("FiltersT_contra", contravariant=True)
 
 # Search ranks at most this many of the newest matches (see search_sql.ranked_page).
 DEFAULT_CANDIDATE_CAP = 1000
@@ -30,7 +33,7 @@ DEFAULT_CANDIDATE_CAP = 1000
 MAX_BATCH = 500
 
 
-class ContentRepository(Protocol[ItemT, FiltersT]):
+class ContentRepository(Protocol[ItemT, FiltersT_contra]):
     async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None: ...
 
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]: ...
@@ -41,7 +44,7 @@ class ContentRepository(Protocol[ItemT, FiltersT]):
 
     async def list_public(
         self,
-        filters: FiltersT,
+        filters: FiltersT_contra,
         author_id: UUID | None,
         order: Order,
         after: tuple[Any, UUID] | None,
@@ -55,7 +58,7 @@ class ContentRepository(Protocol[ItemT, FiltersT]):
     async def search(
         self,
         websearch: str,
-        filters: FiltersT,
+        filters: FiltersT_contra,
         after: tuple[float, datetime, UUID] | None,
         limit: int,
         candidate_cap: int,
@@ -64,12 +67,12 @@ class ContentRepository(Protocol[ItemT, FiltersT]):
     async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]: ...
 
 
-class ContentEventSink(Protocol[ItemT]):
-    async def created(self, item: ItemT) -> None: ...
+class ContentEventSink(Protocol[ItemT_contra]):
+    async def created(self, item: ItemT_contra) -> None: ...
 
-    async def updated(self, before: ItemT, after: ItemT, changed: Sequence[str]) -> None: ...
+    async def updated(self, before: ItemT_contra, after: ItemT_contra, changed: Sequence[str]) -> None: ...
 
-    async def deleted(self, item: ItemT) -> None: ...
+    async def deleted(self, item: ItemT_contra) -> None: ...
 
 
 def check_batch(ids: Sequence[str]) -> None:

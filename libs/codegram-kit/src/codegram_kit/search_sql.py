@@ -25,9 +25,9 @@ from codegram_kit.text_search import (
     document_terms,
 )
 
-SIMPLE = sa.literal_column("'simple'::regconfig")
+SIMPLE: sa.ColumnClause[Any] = sa.literal_column("'simple'::regconfig")
 # ts_rank weights for D, C, B, A: a title (or tag) hit counts ten times a hit in the body.
-RANK_WEIGHTS = sa.literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
+RANK_WEIGHTS: sa.ColumnClause[Any] = sa.literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
 # 1: divide by 1 + log(document length), so a long text does not win by sheer repetition;
 # 32: rank / (rank + 1), so every score is in [0, 1) and comparable across services.
 RANK_NORMALISATION = 1 | 32

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from codegram_docs.domain import MAX_CONTENT_BYTES
 from codegram_kit.content_schemas import (
+    KEEP_WHITESPACE,
     ContentFields,
     Description,
     SearchHitFields,
     SearchResultsFields,
     Title,
     VisibilityField,
-    body_text,
+    within_bytes,
 )
 from codegram_kit.schemas import StrictModel
 from codegram_kit.tags import Tags
 
-Content = body_text(MAX_CONTENT_BYTES)
+Content = Annotated[str, KEEP_WHITESPACE, within_bytes(MAX_CONTENT_BYTES)]
 
 
 class DocCreate(StrictModel):

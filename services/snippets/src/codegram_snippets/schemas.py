@@ -7,13 +7,14 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from codegram_kit.content_schemas import (
+    KEEP_WHITESPACE,
     ContentFields,
     Description,
     SearchHitFields,
     SearchResultsFields,
     Title,
     VisibilityField,
-    body_text,
+    within_bytes,
 )
 from codegram_kit.schemas import StrictModel
 from codegram_kit.tags import Tags
@@ -30,7 +31,7 @@ def _language(value: str | None) -> str | None:
     return found
 
 
-Code = body_text(MAX_CODE_BYTES)
+Code = Annotated[str, KEEP_WHITESPACE, within_bytes(MAX_CODE_BYTES)]
 Language = Annotated[str | None, Field(max_length=40), AfterValidator(_language)]
 
 
