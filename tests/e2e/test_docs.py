@@ -219,6 +219,9 @@ async def test_visibility_by_id_and_by_slug(fleet: RunningFleet, gateway: httpx.
     assert_error(gateway.get(f"/docs/{uuid.uuid4()}"), 404, "NOT_FOUND")
     assert_error(gateway.get("/docs/not-an-id"), 404, "NOT_FOUND")
     assert_error(gateway.get(f"/users/{alice.username}/docs/no-such-slug"), 404, "NOT_FOUND")
+    for odd in ("a%00b", "%F0%9F%9A%80", "a--b", "-a", "a_b", "x" * 101):
+        assert gateway.get(f"/users/{alice.username}/docs/{odd}").status_code in (400, 404)
+    assert gateway.get("/users/a%00b/docs").status_code in (400, 404)
     assert_error(gateway.get(f"/users/nobody-by-this-name/docs/{public['slug']}"), 404, "NOT_FOUND")
     assert_error(gateway.get(f"/users/{bob.username}/docs/{public['slug']}"), 404, "NOT_FOUND")
 

@@ -79,6 +79,10 @@ class GrpcAuthorDirectory:
         }
 
     async def find_id(self, username: str) -> UUID | None:
+        if not username or any(ord(c) < 32 for c in username):
+            # No username has control characters, and a NUL cannot even be queried in Postgres:
+            # asking would turn a 404 into the users service's error (a 503 here).
+            return None
         try:
             reply = await self.stub.GetUserByUsername(users_pb2.GetUserByUsernameRequest(username=username))
         except aio.AioRpcError as exc:

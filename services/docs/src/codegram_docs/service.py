@@ -17,7 +17,7 @@ from codegram_docs import rendering
 from codegram_docs.domain import Doc
 from codegram_docs.events import doc_events
 from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
-from codegram_docs.slugs import slugify
+from codegram_docs.slugs import SLUG, slugify
 from codegram_kit.authors import AuthorDirectory
 from codegram_kit.content import Authored
 from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP, ContentService
@@ -48,8 +48,11 @@ class DocService(ContentService[Doc, ListFilters]):
 
     async def get_by_slug(self, username: str, slug: str, viewer_id: str | None) -> Authored[Doc]:
         """The same visibility rules as by id: a private doc is a 404 to all but its author."""
+        slug = slug.lower()
+        if not SLUG.fullmatch(slug):
+            raise self._not_found()  # no slug looks like that (and NUL or the like never reach SQL)
         author_id = await self.authors.find_id(username)
-        doc = await self.docs.by_slug(author_id, slug.lower()) if author_id else None
+        doc = await self.docs.by_slug(author_id, slug) if author_id else None
         if doc is None or not doc.visible_to(parse_id(viewer_id)):
             raise self._not_found()
         return (await self._with_authors([doc]))[0]
