@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from codegram_kit.content_schemas import KEEP_WHITESPACE, within_bytes
+from codegram_kit.content_schemas import KEEP_WHITESPACE, rfc3339, within_bytes
 from codegram_kit.search_sql import MAX_FIELD_TERMS, field_terms
 from codegram_kit.text_search import document_terms
 
@@ -36,3 +37,8 @@ def test_a_fields_terms_are_cut_at_a_word_so_the_vector_fits() -> None:
     assert len(terms) <= MAX_FIELD_TERMS < len(terms) + 20
     assert document_terms(text).startswith(terms + " ")  # whole terms only
     assert field_terms("parseJSON x") == "parsejson parse json x"
+
+
+def test_timestamps_are_rfc3339_utc_with_fixed_width() -> None:
+    assert rfc3339(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) == "2026-11-23T10:00:00.000000Z"
+    assert rfc3339(datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)) == "2026-11-23T10:00:00.123456Z"

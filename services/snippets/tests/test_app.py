@@ -49,7 +49,7 @@ def test_the_internal_search_contract_the_gateway_is_written_against() -> None:
     assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
     assert params["q"]["schema"]["maxLength"] == 500
     schemas = spec["components"]["schemas"]
-    hit = schemas["SearchHitRead"]["properties"]
+    hit = schemas["SnippetSearchHit"]["properties"]
     assert set(hit) == {"id", "score", "created_at", "cursor", "item", "highlights"}
     assert hit["item"]["$ref"].endswith("/SnippetListItem")
-    assert set(schemas["SearchResults"]["properties"]) == {"data"}
+    assert set(schemas["SnippetSearchResults"]["properties"]) == {"data"}

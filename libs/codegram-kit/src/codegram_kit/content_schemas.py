@@ -9,13 +9,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, StringConstraints
 
 from codegram_kit.authors import Author
+from codegram_kit.user_views import AuthorSummary
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def rfc3339(value: datetime) -> str:
+    # Always with microseconds: fixed width, so the strings sort as the times do (the gateway
+    # merges search hits by created_at).
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 
 
 def no_nul(value: str) -> str:
@@ -45,13 +48,6 @@ KEEP_WHITESPACE = StringConstraints(strip_whitespace=False)
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=2000), AfterValidator(no_nul)]
 VisibilityField = Literal["public", "unlisted", "private"]
-
-
-class AuthorSummary(BaseModel):
-    id: str
-    username: str
-    full_name: str
-    avatar_url: str
 
 
 class ContentFields(BaseModel):

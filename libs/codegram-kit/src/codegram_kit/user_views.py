@@ -65,3 +65,13 @@ def user_from_proto(user: users_pb2.User) -> UserRead:
         ),
         github=github,
     )
+
+
+class AuthorSummary(BaseModel):
+    """The author as content embeds it (API.md `author: {id, username, full_name, avatar_url}`):
+    one definition for snippets, docs and comments, so the merged OpenAPI has one schema."""
+
+    id: str
+    username: str
+    full_name: str
+    avatar_url: str

@@ -1,4 +1,7 @@
-"""The docs service's public API models (API.md "Doc"), and the internal search answer."""
+"""The docs service's public API models (API.md "Doc"), and the internal search answer.
+
+Names are prefixed with Doc: the gateway merges every service's schemas into one OpenAPI.
+"""
 
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import Snippet, code_preview
 from codegram_snippets.repository import ListFilters
 from codegram_snippets.schemas import (
-    SearchHitRead,
-    SearchResults,
     SnippetCreate,
     SnippetListItem,
     SnippetRead,
+    SnippetSearchHit,
+    SnippetSearchResults,
     SnippetUpdate,
 )
 from codegram_snippets.service import SnippetService
@@ -62,8 +62,8 @@ def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
     return SnippetListItem(**_fields(item), code_preview=code_preview(item.item.code))
 
 
-def to_hit(hit: SearchHit[Snippet]) -> SearchHitRead:
-    return SearchHitRead(
+def to_hit(hit: SearchHit[Snippet]) -> SnippetSearchHit:
+    return SnippetSearchHit(
         id=str(hit.item.id),
         score=hit.score,
         created_at=hit.item.created_at,
@@ -183,7 +183,7 @@ async def list_user_snippets(
 
 @internal_router.get(
     "/search",
-    response_model=SearchResults,
+    response_model=SnippetSearchResults,
     summary="Full-text search over public snippets (for the gateway's /api/v1/search)",
     description="Ranked by score (title and tags > description > code), then newest, then id. "
     "For a query that matches very many snippets, only the newest 1,000 matches (configurable) are "
@@ -198,11 +198,11 @@ async def search_snippets(
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> SearchResults:
+) -> SnippetSearchResults:
     hits = await snippets.search(
         q.replace("\x00", ""),
         ListFilters(language=_language_filter(language), tags=tag_filter(tag)),
         cursor=cursor,
         limit=limit,
     )
-    return SearchResults(data=[to_hit(h) for h in hits])
+    return SnippetSearchResults(data=[to_hit(h) for h in hits])

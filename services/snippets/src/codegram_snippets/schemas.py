@@ -1,4 +1,7 @@
-"""The snippets service's public API models (API.md "Snippet"), and the internal search answer."""
+"""The snippets service's public API models (API.md "Snippet"), and the internal search answer.
+
+Names are prefixed with Snippet: the gateway merges every service's schemas into one OpenAPI.
+"""
 
 from __future__ import annotations
 
@@ -73,9 +76,9 @@ class SnippetListItem(ContentFields):
     code_preview: str
 
 
-class SearchHitRead(SearchHitFields[SnippetListItem]):
+class SnippetSearchHit(SearchHitFields[SnippetListItem]):
     """Highlights of title, description and code."""
 
 
-class SearchResults(SearchResultsFields[SearchHitRead]):
+class SnippetSearchResults(SearchResultsFields[SnippetSearchHit]):
     pass
