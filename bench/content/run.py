@@ -35,9 +35,9 @@ from seed import COMMON_WORD, RARE_WORD, seed
 
 from codegram_devstack.fleet import Fleet, RunningFleet, throwaway_fleet
 from codegram_kit.grpc import create_channel
+from codegram_kit.keyset import list_cursor
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
-from codegram_snippets.repository import search_vector
-from codegram_snippets.service import list_cursor
+from codegram_snippets.repository import snippet_vector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def _check_vectors(admin_url: str) -> None:
         ).all()
         for row in rows:
             expected = conn.execute(
-                sa.select(sa.cast(search_vector(row.title, row.description, row.code, row.tags), sa.Text))
+                sa.select(sa.cast(snippet_vector(row.title, row.description, row.code, row.tags), sa.Text))
             ).fetchone()[0]
             assert expected == row.stored, "the seed's search vectors differ from the service's"
     engine.dispose()

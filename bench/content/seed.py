@@ -20,8 +20,8 @@ from multiprocessing import Pool
 
 import psycopg
 
-from codegram_snippets import text_search
-from codegram_snippets.text_search import document_terms
+from codegram_kit import text_search
+from codegram_kit.search_sql import field_terms
 
 # The generated code reuses a small vocabulary: remembering each word's terms makes generation
 # several times faster without changing what is indexed.
@@ -95,8 +95,9 @@ def _row(rng: random.Random, authors: Sequence[str], start: dt.datetime, span_se
     visibility = rng.choices(["public", "unlisted", "private"], weights=[90, 5, 5])[0]
     likes = int(rng.paretovariate(1.5)) - 1
     created = start + dt.timedelta(seconds=rng.randrange(span_seconds))
-    # As the service builds it: title and tags weigh A, description B, code C.
-    title_terms = f"{document_terms(title)} {document_terms(' '.join(tags))}".strip()
+    # As the snippets service builds it (snippet_vector): title and tags weigh A, description B,
+    # code C; run.py checks a sample against the service's own expression.
+    title_terms = field_terms(f"{title} {' '.join(tags)}")
     return (
         str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         rng.choice(authors),
@@ -110,8 +111,8 @@ def _row(rng: random.Random, authors: Sequence[str], start: dt.datetime, span_se
         created.isoformat(),
         created.isoformat(),
         title_terms,
-        document_terms(description),
-        document_terms(code),
+        field_terms(description),
+        field_terms(code),
     )
 
 

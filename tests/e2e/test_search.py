@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from codegram_devstack.e2e import member, tag
 from codegram_devstack.fleet import RunningFleet
-from tests.e2e.test_snippets import create, member, tag
+from tests.e2e.test_docs import create as create_doc
+from tests.e2e.test_snippets import create
 
 
 @pytest.fixture
@@ -38,6 +40,7 @@ async def test_search_pages_through_every_public_hit_once(fleet: RunningFleet, g
         assert resp.status_code == 200, resp.text
         body = resp.json()
         assert all(hit["type"] == "snippet" for hit in body["data"])
+        assert body["partial"] is False
         assert all(isinstance(hit["score"], float) and hit["highlights"] for hit in body["data"])
         seen += [hit["item"]["id"] for hit in body["data"]]
         cursor = body["pagination"]["next_cursor"]
@@ -62,6 +65,39 @@ async def test_search_merges_scores_in_order_and_filters(fleet: RunningFleet, ga
     assert "<mark>" in body["data"][0]["highlights"]["title"][0]
     go_only = gateway.get("/search", params={"q": "frobnicate", "tag": label, "language": "go"}).json()
     assert go_only["data"] == [] and go_only["partial"] is False
+
+
+async def test_snippets_and_docs_are_merged_into_one_ranked_list(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    author = await member(fleet, "mixer")
+    label = tag()
+    doc_by_title = create_doc(gateway, author, title="Quixotic parsers explained", tags=[label])
+    snippet_by_title = create(gateway, author, title="A quixotic parser", tags=[label])
+    doc_by_body = create_doc(
+        gateway, author, title="Notes", content="Some words about a quixotic idea.", tags=[label]
+    )
+    create_doc(gateway, author, title="Quixotic but private", tags=[label], visibility="private")
+
+    seen, cursor = [], None
+    while True:
+        params = {"q": "quixotic", "tag": label, "limit": 1} | ({"cursor": cursor} if cursor else {})
+        body = gateway.get("/search", params=params).json()
+        assert body["partial"] is False
+        seen += [(hit["type"], hit["item"]["id"], hit["score"]) for hit in body["data"]]
+        cursor = body["pagination"]["next_cursor"]
+        if cursor is None:
+            break
+    assert {(kind, item) for kind, item, _ in seen} == {
+        ("doc", doc_by_title["id"]),
+        ("snippet", snippet_by_title["id"]),
+        ("doc", doc_by_body["id"]),
+    }
+    assert len(seen) == 3  # once each, across pages of one
+    assert [score for *_, score in seen] == sorted((score for *_, score in seen), reverse=True)
+    assert seen[-1][1] == doc_by_body["id"]  # a match in the body ranks below matches in titles
+    docs_only = gateway.get("/search", params={"q": "quixotic", "tag": label, "type": "doc"}).json()
+    assert {hit["type"] for hit in docs_only["data"]} == {"doc"} and len(docs_only["data"]) == 2
 
 
 @pytest.mark.parametrize(

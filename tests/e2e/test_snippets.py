@@ -6,28 +6,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from grpc import aio
 
+from codegram_devstack.e2e import Member, assert_error, ids, member, tag
 from codegram_devstack.fleet import RunningFleet
 from codegram_kit.grpc import create_channel
 from codegram_proto.codegram.events.v1 import snippets_pb2 as events_pb2
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
-from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
-
-_github_ids = itertools.count(5_000_000 + (uuid.uuid4().int % 1_000_000) * 1000)
 
 PY_CODE = "def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n"
-
-
-@dataclass
-class Member:
-    id: str
-    username: str
-    auth: dict[str, str]
 
 
 @pytest.fixture
@@ -43,40 +33,12 @@ def search(fleet: RunningFleet) -> httpx.Client:
         yield client
 
 
-async def member(fleet: RunningFleet, name: str = "dev") -> Member:
-    login = f"{name}{uuid.uuid4().hex[:8]}"
-    async with create_channel(fleet.grpc_target("users")) as channel:
-        reply = await users_pb2_grpc.UsersServiceStub(channel).UpsertGitHubUser(
-            users_pb2.UpsertGitHubUserRequest(github_id=next(_github_ids), login=login, name=f"{name} Person")
-        )
-    token = fleet.fleet.signing_key.mint(reply.user.id)
-    return Member(reply.user.id, reply.user.username, {"Authorization": f"Bearer {token}"})
-
-
-def tag() -> str:
-    """A tag no other test uses: it scopes lists and searches to this test's snippets."""
-    return f"t{uuid.uuid4().hex[:12]}"
-
-
 def create(gateway: httpx.Client, who: Member, **body: object) -> dict:
     body.setdefault("title", "A snippet")
     body.setdefault("code", PY_CODE)
     resp = gateway.post("/snippets", headers=who.auth, json=body)
     assert resp.status_code == 201, resp.text
     return resp.json()
-
-
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error"]["code"] == code
-    assert body["request_id"] == resp.headers["x-request-id"]
-    return body
-
-
-def ids(resp: httpx.Response) -> list[str]:
-    assert resp.status_code == 200, resp.text
-    return [item["id"] for item in resp.json()["data"]]
 
 
 # -- POST /snippets ---------------------------------------------------------------------------

@@ -41,6 +41,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/users/{username}/snippets", "snippets", frozenset({"GET"})),
     Route("/api/v1/snippets", "snippets", frozenset({"GET", "POST"})),
     Route("/api/v1/snippets/{id}", "snippets", frozenset({"GET", "PATCH", "DELETE"})),
+    Route("/api/v1/users/{username}/docs", "docs", frozenset({"GET"})),
+    Route("/api/v1/users/{username}/docs/{slug}", "docs", frozenset({"GET"})),
+    Route("/api/v1/docs", "docs", frozenset({"GET", "POST"})),
+    Route("/api/v1/docs/{id}", "docs", frozenset({"GET", "PATCH", "DELETE"})),
     Route("/api/v1/search", GATEWAY, frozenset({"GET"})),
     Route("/api/v1/ws", "social", frozenset({"GET"}), websocket=True),
 )

@@ -1,59 +1,8 @@
-"""Pure rules of API.md "Snippets": tag normalisation, code previews, time-ordered ids."""
+"""Pure rules of API.md "Snippets": code previews (tags and ids are codegram_kit's, tested there)."""
 
 from __future__ import annotations
 
-import pytest
-
-from codegram_kit.errors import ValidationFailed
-from codegram_snippets.domain import (
-    PREVIEW_LINES,
-    code_preview,
-    new_snippet_id,
-    normalise_tags,
-    tag_filter,
-)
-
-
-def test_tags_are_lower_cased_trimmed_and_deduplicated_in_order() -> None:
-    assert normalise_tags([" Python ", "python", "C++", "node.js", "c#", "PYTHON", "a-b"]) == [
-        "python",
-        "c++",
-        "node.js",
-        "c#",
-        "a-b",
-    ]
-
-
-def test_ten_distinct_tags_are_fine_even_from_more_spellings() -> None:
-    raw = [f"t{i}" for i in range(10)] + [f"T{i}" for i in range(10)]
-    assert normalise_tags(raw) == [f"t{i}" for i in range(10)]
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        [f"t{i}" for i in range(11)],  # eleven distinct tags
-        ["   "],  # empty once trimmed
-        ["x" * 31],  # too long
-        ["machine learning"],  # space inside
-        ["<script>"],
-        ["ünïcode"],
-        ["a_b"],
-    ],
-)
-def test_tags_breaking_the_rule_are_refused(raw: list[str]) -> None:
-    with pytest.raises(ValueError):
-        normalise_tags(raw)
-
-
-def test_thirty_characters_is_the_longest_tag() -> None:
-    assert normalise_tags(["x" * 30]) == ["x" * 30]
-
-
-def test_a_tag_filter_that_cannot_match_is_a_400_on_the_tag_field() -> None:
-    with pytest.raises(ValidationFailed) as err:
-        tag_filter(["no spaces"])
-    assert err.value.details[0]["field"] == "tag"
+from codegram_snippets.domain import PREVIEW_LINES, code_preview
 
 
 def test_the_preview_is_the_first_lines() -> None:
@@ -61,10 +10,3 @@ def test_the_preview_is_the_first_lines() -> None:
     preview = code_preview(code)
     assert preview.splitlines() == [f"line {i}" for i in range(PREVIEW_LINES)]
     assert code_preview("one line") == "one line"
-
-
-def test_ids_are_uuid7_and_ordered_by_time() -> None:
-    first, later = new_snippet_id(1_700_000_000_000), new_snippet_id(1_700_000_000_001)
-    assert first.version == 7 and later.version == 7
-    assert first < later
-    assert len({new_snippet_id(1) for _ in range(1000)}) == 1000

@@ -1,13 +1,22 @@
 """`codegram-docs [serve|migrate]`: the docs service, declared for the kit to run."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
-from codegram_docs import models
+from codegram_docs import api, grpc_api, models
 from codegram_docs.config import DocsSettings
 from codegram_kit.service import ServiceDefinition
 
-SERVICE = ServiceDefinition("docs", models, Path(__file__).parent / "migrations", DocsSettings)
+SERVICE = ServiceDefinition(
+    name="docs",
+    models=models,
+    migrations_dir=Path(__file__).resolve().parent / "migrations",
+    settings_class=DocsSettings,
+    routers=[api.router, api.internal_router],
+    grpc_registrars=[grpc_api.register],
+)
 main = SERVICE.main
 
 if __name__ == "__main__":

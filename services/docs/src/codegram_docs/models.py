@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from codegram_kit.content_store import content_table, public_indexes
 from codegram_kit.db import schema_metadata
 from codegram_kit.outbox import messaging_tables
 
 SCHEMA = "docs"
 metadata = schema_metadata(SCHEMA)
+
+docs = content_table(
+    "docs",
+    metadata,
+    sa.Column("slug", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    # Rendered and sanitised at each write, so reads never render.
+    sa.Column("content_html", sa.Text, nullable=False),
+    # Slugs are unique per author; this index also answers /users/{username}/docs/{slug}.
+    sa.UniqueConstraint("author_id", "slug"),
+)
+public_indexes(docs)
+
 outbox, processed_events = messaging_tables(metadata)

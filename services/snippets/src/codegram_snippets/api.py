@@ -10,15 +10,19 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
+from codegram_kit.authors import GrpcAuthorDirectory
+from codegram_kit.content import Authored, SearchHit
+from codegram_kit.content_schemas import content_fields
 from codegram_kit.errors import ValidationFailed
+from codegram_kit.params import Cursor, Limit, SearchQuery, TagParams, viewer_id
 from codegram_kit.responses import etag_json, page_response
-from codegram_kit.schemas import DEFAULT_LIMIT, MAX_LIMIT, Page
+from codegram_kit.schemas import DEFAULT_LIMIT, Page
 from codegram_kit.service import ServiceRuntime
-from codegram_kit.user_views import AuthorSummary
+from codegram_kit.tags import tag_filter
 from codegram_snippets import languages
-from codegram_snippets.authors import GrpcAuthorDirectory
 from codegram_snippets.config import SnippetsSettings
-from codegram_snippets.domain import AuthoredSnippet, SearchHit, code_preview, tag_filter
+from codegram_snippets.domain import Snippet, code_preview
+from codegram_snippets.repository import ListFilters
 from codegram_snippets.schemas import (
     SnippetCreate,
     SnippetListItem,
@@ -33,8 +37,6 @@ router = APIRouter(prefix="/api/v1", tags=["snippets"])
 # Not routed by the gateway (it forwards /api/v1 only): the gateway's /api/v1/search calls it.
 internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
-MAX_QUERY_CHARS = 500
-
 
 async def _snippet_service(request: Request) -> AsyncIterator[SnippetService]:
     runtime: ServiceRuntime = request.app.state.runtime
@@ -46,47 +48,27 @@ async def _snippet_service(request: Request) -> AsyncIterator[SnippetService]:
 
 
 Snippets = Annotated[SnippetService, Depends(_snippet_service)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-TagParams = Annotated[list[str], Query(max_length=100, description="Repeatable; all must match.")]
 
 
-def _fields(item: AuthoredSnippet) -> dict:
-    s, a = item.snippet, item.author
-    return {
-        "id": str(s.id),
-        "title": s.title,
-        "description": s.description,
-        "language": s.language,
-        "tags": list(s.tags),
-        "visibility": s.visibility,
-        "author": AuthorSummary(
-            id=str(a.id), username=a.username, full_name=a.full_name, avatar_url=a.avatar_url
-        ),
-        "likes_count": s.likes_count,
-        "comments_count": s.comments_count,
-        # Personalised by the social service once it exists (one batched call per page).
-        "liked_by_me": False,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-    }
+def _fields(item: Authored[Snippet]) -> dict:
+    return {**content_fields(item.item, item.author), "language": item.item.language}
 
 
-def to_read(item: AuthoredSnippet) -> SnippetRead:
-    return SnippetRead(**_fields(item), code=item.snippet.code)
+def to_read(item: Authored[Snippet]) -> SnippetRead:
+    return SnippetRead(**_fields(item), code=item.item.code)
 
 
-def to_list_item(item: AuthoredSnippet) -> SnippetListItem:
-    return SnippetListItem(**_fields(item), code_preview=code_preview(item.snippet.code))
+def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
+    return SnippetListItem(**_fields(item), code_preview=code_preview(item.item.code))
 
 
-def to_hit(hit: SearchHit) -> SnippetSearchHit:
+def to_hit(hit: SearchHit[Snippet]) -> SnippetSearchHit:
     return SnippetSearchHit(
-        id=str(hit.snippet.id),
+        id=str(hit.item.id),
         score=hit.score,
-        created_at=hit.snippet.created_at,
+        created_at=hit.item.created_at,
         cursor=hit.cursor,
-        item=to_list_item(AuthoredSnippet(hit.snippet, hit.author)),
+        item=to_list_item(Authored(hit.item, hit.author)),
         highlights=hit.highlights,
     )
 
@@ -100,10 +82,6 @@ def _language_filter(language: str | None) -> str | None:
             "unknown language", [{"field": "language", "in": "query", "message": "unknown language"}]
         )
     return found
-
-
-def _viewer(principal: OptionalPrincipal) -> str | None:
-    return principal.user_id if principal else None
 
 
 @router.post(
@@ -146,8 +124,7 @@ async def list_snippets(
     cursor: Cursor = None,
 ) -> Response:
     found, next_cursor = await snippets.list_public(
-        language=_language_filter(language),
-        tags=tag_filter(tag),
+        ListFilters(language=_language_filter(language), tags=tag_filter(tag)),
         author_username=author,
         order=sort,
         cursor=cursor,
@@ -163,7 +140,7 @@ async def get_snippet(
     principal: OptionalPrincipal,
     snippets: Snippets,
 ) -> Response:
-    return etag_json(request, to_read(await snippets.get(snippet_id, _viewer(principal))))
+    return etag_json(request, to_read(await snippets.get(snippet_id, viewer_id(principal))))
 
 
 @router.patch("/snippets/{snippet_id}", response_model=SnippetRead, summary="Change your snippet")
@@ -200,7 +177,7 @@ async def list_user_snippets(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
-    found, next_cursor = await snippets.list_by_author(username, _viewer(principal), cursor, limit)
+    found, next_cursor = await snippets.list_by_author(username, viewer_id(principal), cursor, limit)
     return page_response(request, [to_list_item(s) for s in found], limit, next_cursor)
 
 
@@ -216,7 +193,7 @@ async def list_user_snippets(
 async def search_snippets(
     snippets: Snippets,
     principal: OptionalPrincipal,  # passed through by the gateway; only public snippets either way
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+    q: SearchQuery = "",
     language: Annotated[str | None, Query(max_length=40)] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
     limit: Limit = DEFAULT_LIMIT,
@@ -224,8 +201,7 @@ async def search_snippets(
 ) -> SnippetSearchResults:
     hits = await snippets.search(
         q.replace("\x00", ""),
-        language=_language_filter(language),
-        tags=tag_filter(tag),
+        ListFilters(language=_language_filter(language), tags=tag_filter(tag)),
         cursor=cursor,
         limit=limit,
     )

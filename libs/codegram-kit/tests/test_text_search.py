@@ -1,10 +1,20 @@
-"""Code-aware search terms: identifiers split beside the whole, and queries reduced to the same terms."""
+"""Code-aware search terms: identifiers split beside the whole, queries alike; highlights are safe HTML."""
 
 from __future__ import annotations
 
 import pytest
 
-from codegram_snippets.text_search import document_terms, websearch_text, word_terms
+from codegram_kit.text_search import (
+    FRAGMENT_DELIMITER,
+    HIGHLIGHT_START,
+    HIGHLIGHT_STOP,
+    document_terms,
+    highlight_fragments,
+    websearch_text,
+    word_terms,
+)
+
+START, STOP, DELIMITER = HIGHLIGHT_START, HIGHLIGHT_STOP, FRAGMENT_DELIMITER
 
 
 @pytest.mark.parametrize(
@@ -61,3 +71,25 @@ def test_queries_with_nothing_searchable_are_empty(q: str) -> None:
 def test_a_query_word_is_the_whole_form_of_the_same_word_in_code() -> None:
     # What makes `parseJSON` find `parse_json_line`: the query's word is a prefix of the index's whole.
     assert word_terms("parse_json_line")[0].startswith(websearch_text("parseJSON"))
+
+
+def test_highlights_mark_matches_and_keep_everything_else_escaped() -> None:
+    headline = (
+        f"&lt;b&gt;{START}parse{STOP}&lt;/b&gt; &amp; more{DELIMITER}no match here{DELIMITER}"
+        f"x {START}json{STOP} &quot;y"
+    )
+    assert highlight_fragments(headline) == [
+        "&lt;b&gt;<mark>parse</mark>&lt;/b&gt; &amp; more",
+        'x <mark>json</mark> "y',
+    ]
+
+
+def test_an_entity_cut_in_half_stays_harmless() -> None:
+    (fragment,) = highlight_fragments(f"&lt{START}script{STOP}&gt")
+    assert fragment == "&lt;<mark>script</mark>&gt;"
+    assert fragment.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def test_no_match_no_fragment() -> None:
+    assert highlight_fragments("") == []
+    assert highlight_fragments("plain title") == []

@@ -1,4 +1,4 @@
-"""Code-aware search terms: identifiers split into their parts beside the whole, for the index and the query.
+"""Code-aware search terms for the content services: identifiers split beside the whole, and safe highlights.
 
 Postgres' own parser splits `parse_json_line` at the underscores but keeps `parseJSONLine` whole and
 reads `os.path.join` as a host name, so the service makes the terms itself and hands Postgres plain
@@ -11,6 +11,7 @@ finds `parseJSONLine` and `json line` finds `parse_json_line`.
 
 from __future__ import annotations
 
+import html
 import re
 
 # A word: letters, digits and underscores, possibly dotted (`os.path.join`, `1.2.3`).
@@ -85,3 +86,21 @@ def websearch_text(q: str) -> str:
     if not any(token not in ('"', "or") for token in out):
         return ""
     return " ".join(out)
+
+
+# ts_headline marks matches and separates fragments with these control characters, which the text is
+# cleared of first (search_sql.headline), so they are ours alone; highlight_fragments turns them into
+# `<mark>` once everything else is escaped.
+HIGHLIGHT_START, HIGHLIGHT_STOP, FRAGMENT_DELIMITER = "\x02", "\x03", "\x04"
+
+
+def highlight_fragments(headline: str) -> list[str]:
+    """HTML-safe fragments with `<mark>` around the matches; fragments without a match are left out."""
+    fragments = []
+    for fragment in headline.split(FRAGMENT_DELIMITER):
+        if HIGHLIGHT_START not in fragment:
+            continue
+        # Normalised: whatever entity ts_headline cut through is escaped again, then marked.
+        safe = html.escape(html.unescape(fragment.strip()), quote=False)
+        fragments.append(safe.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_STOP, "</mark>"))
+    return fragments

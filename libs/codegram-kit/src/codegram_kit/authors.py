@@ -1,21 +1,22 @@
-"""Author summaries from the users service over gRPC: one batched `GetUsers` call per page.
+"""Author summaries for content from the users service over gRPC: one batched `GetUsers` call per page.
 
 Why gRPC and not a local read model fed by `codegram.users.user.*` events: a read model would
-start empty for every user created before this service first subscribed (the stream keeps events
-for a week, not forever) and so needs a backfill path and a reconciliation job, while the users
-service already answers a whole page's authors in one indexed query. The cost is that snippet
-reads need the users service up: when it is not, a read answers 503 rather than showing snippets
+start empty for every user created before a content service first subscribed (the stream keeps
+events for a week, not forever) and so needs a backfill path and a reconciliation job, while the
+users service already answers a whole page's authors in one indexed query. The cost is that content
+reads need the users service up: when it is not, a read answers 503 rather than showing content
 with blank authors. `AuthorDirectory` is the seam where a read model can replace the call if that
 trade ever turns (only this module knows where authors come from).
 
-`author=<username>` and `/users/{username}/snippets` resolve the username with
-`GetUserByUsername` (one call per request, not per row).
+`author=<username>` and `/users/{username}/...` lists resolve the username with `GetUserByUsername`
+(one call per request, not per row).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
@@ -24,9 +25,23 @@ from grpc import aio
 
 from codegram_kit.errors import Unavailable
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
-from codegram_snippets.domain import Author
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """The author summary every content response embeds (API.md: `author: {id, username, ...}`)."""
+
+    id: UUID
+    username: str
+    full_name: str
+    avatar_url: str
+
+
+def unknown_author(author_id: UUID) -> Author:
+    """Content whose author the users service no longer knows is shown with an empty profile."""
+    return Author(id=author_id, username="", full_name="", avatar_url="")
 
 
 class AuthorDirectory(Protocol):
@@ -37,6 +52,12 @@ class AuthorDirectory(Protocol):
     async def find_id(self, username: str) -> UUID | None:
         """The id of the user with this username (case-insensitive), or None."""
         ...
+
+
+async def authors_of(directory: AuthorDirectory, ids: Collection[UUID]) -> dict[UUID, Author]:
+    """Every author of a page, from one batched call; unknown ones blank (see `unknown_author`)."""
+    known = await directory.summaries(set(ids))
+    return {i: known.get(i) or unknown_author(i) for i in ids}
 
 
 class GrpcAuthorDirectory:
@@ -58,6 +79,10 @@ class GrpcAuthorDirectory:
         }
 
     async def find_id(self, username: str) -> UUID | None:
+        if not username or any(ord(c) < 32 for c in username):
+            # No username has control characters, and a NUL cannot even be queried in Postgres:
+            # asking would turn a 404 into the users service's error (a 503 here).
+            return None
         try:
             reply = await self.stub.GetUserByUsername(users_pb2.GetUserByUsernameRequest(username=username))
         except aio.AioRpcError as exc:

@@ -1,0 +1,94 @@
+"""Every query of the docs service (the ones all content shares are codegram_kit.content_store's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from codegram_docs.domain import Doc
+from codegram_docs.models import docs
+from codegram_docs.slugs import numbered
+from codegram_kit.content_store import ContentRows
+from codegram_kit.search_sql import search_vector
+
+# Content highlights come from this much of the head of the markdown (see highlighted).
+HEADLINE_CONTENT_CHARS = 64 * 1024
+# A slug taken between reading the author's slugs and inserting: read again and take the next.
+SLUG_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    tags: Sequence[str] = ()
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        return [docs.c.tags.contains(list(self.tags))] if self.tags else []
+
+
+class SlugsExhausted(Exception):
+    """Every attempt to take a free slug lost a race (not expected outside a flood of creates)."""
+
+
+def doc_vector(title: str, description: str, content: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:
+    """Title and tags weigh A, description B, content C (code blocks included, identifiers split)."""
+    return search_vector([(f"{title} {' '.join(tags)}", "A"), (description, "B"), (content, "C")])
+
+
+class DocRepository(ContentRows[Doc]):
+    table = docs
+    item_class = Doc
+    searched_fields = ("title", "description", "content", "tags")
+
+    @property
+    def list_columns(self) -> list[sa.ColumnElement[Any]]:
+        # Lists and search hits carry no content: a page of 100 docs of 512 KiB would be 100 MB.
+        return [
+            sa.literal("").label(c.name) if c.name in ("content", "content_html") else c
+            for c in self.all_columns
+        ]
+
+    def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
+        return doc_vector(**fields)
+
+    async def _slugs_like(self, author_id: UUID, base: str) -> set[str]:
+        pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        query = sa.select(docs.c.slug).where(
+            docs.c.author_id == author_id, sa.or_(docs.c.slug == base, docs.c.slug.like(pattern))
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    async def insert(self, values: dict[str, Any], base_slug: str) -> Doc:
+        """Insert with the first free slug of `base_slug` for this author.
+
+        Race-safe without locks: the unique index on (author_id, slug) decides, `ON CONFLICT DO
+        NOTHING` reports a lost race as no row, and the slugs are read again (a new statement sees
+        the winner's committed row) to take the next number.
+        """
+        vector = await self._vector_of({f: values[f] for f in self.searched_fields})
+        for _ in range(SLUG_ATTEMPTS):
+            slug = numbered(base_slug, await self._slugs_like(values["author_id"], base_slug))
+            query = (
+                pg_insert(docs)
+                .values(**values, slug=slug, search=vector)
+                .on_conflict_do_nothing(index_elements=[docs.c.author_id, docs.c.slug])
+                .returning(*self.all_columns)
+            )
+            row = (await self.session.execute(query)).first()
+            if row is not None:
+                return self.item(row)
+        raise SlugsExhausted(base_slug)
+
+    async def by_slug(self, author_id: UUID, slug: str) -> Doc | None:
+        query = sa.select(*self.all_columns).where(docs.c.author_id == author_id, docs.c.slug == slug)
+        row = (await self.session.execute(query)).first()
+        return self.item(row) if row else None
+
+    def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
+        # ts_headline parses the whole text it is given: content highlights look at its head only,
+        # so a page of 512 KiB docs costs a bounded amount (a later match shows no content fragment).
+        return {**super().highlighted(), "content": sa.func.substr(docs.c.content, 1, HEADLINE_CONTENT_CHARS)}

@@ -1,0 +1,91 @@
+"""The docs service's use cases; the HTTP and gRPC doors both call these.
+
+Reads, ownership, deletion, search and the shape of an update are every content service's
+(codegram_kit.content_service); what is the docs' own is the slug (made once from the title, found
+by author and slug) and the rendered, sanitised HTML of the markdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_docs import rendering
+from codegram_docs.domain import Doc
+from codegram_docs.events import doc_events
+from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
+from codegram_docs.slugs import SLUG, slugify
+from codegram_kit.authors import AuthorDirectory
+from codegram_kit.content import Authored
+from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP, ContentService
+from codegram_kit.errors import Conflict, NotFound
+from codegram_kit.ids import new_uuid7, parse_id
+from codegram_kit.outbox import Outbox
+
+DEFAULT_RENDER_TIMEOUT = 6.0
+
+
+class DocService(ContentService[Doc, ListFilters]):
+    noun = "doc"
+    highlight_fields = ("title", "description", "content")
+    bookkeeping = frozenset({"updated_at", "content_html"})
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        authors: AuthorDirectory,
+        *,
+        candidate_cap: int = DEFAULT_CANDIDATE_CAP,
+        render_timeout: float = DEFAULT_RENDER_TIMEOUT,
+    ) -> None:
+        self.docs = DocRepository(session)
+        super().__init__(self.docs, doc_events(outbox, session), authors, candidate_cap=candidate_cap)
+        self.render_timeout = render_timeout
+
+    async def get_by_slug(self, username: str, slug: str, viewer_id: str | None) -> Authored[Doc]:
+        """The same visibility rules as by id: a private doc is a 404 to all but its author."""
+        slug = slug.lower()
+        if not SLUG.fullmatch(slug):
+            raise self._not_found()  # no slug looks like that (and NUL or the like never reach SQL)
+        author_id = await self.authors.find_id(username)
+        doc = await self.docs.by_slug(author_id, slug) if author_id else None
+        if doc is None or not doc.visible_to(parse_id(viewer_id)):
+            raise self._not_found()
+        return (await self._with_authors([doc]))[0]
+
+    async def _render(self, content: str) -> str:
+        # CPU-bound, and bounded in time for large pages (rendering.render_bounded): off the loop.
+        return await asyncio.to_thread(rendering.render_bounded, content, self.render_timeout)
+
+    async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Doc]:
+        uid = parse_id(author_id)
+        if uid is None:
+            raise NotFound("user not found")
+        now = datetime.now(UTC)
+        values = {
+            "id": new_uuid7(int(now.timestamp() * 1000)),
+            "author_id": uid,
+            "title": fields["title"],
+            "description": fields.get("description") or "",
+            "content": fields["content"],
+            "content_html": await self._render(fields["content"]),
+            "tags": list(fields.get("tags") or []),
+            "visibility": fields.get("visibility") or "public",
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            doc = await self.docs.insert(values, slugify(fields["title"]))
+        except SlugsExhausted:
+            raise Conflict("too many docs with this title are being created at once; try again") from None
+        return await self._announce(doc)
+
+    async def _derive(self, current: Doc, changes: dict[str, Any]) -> dict[str, Any]:
+        # The slug is not derived: it stays what it was whatever the new title (slugs.py says why).
+        if "content" in changes and changes["content"] != current.content:
+            changes["content_html"] = await self._render(changes["content"])
+        return changes
