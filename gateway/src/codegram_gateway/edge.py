@@ -243,8 +243,10 @@ def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:
     """The bearer token of a request, or why it is refused. Tokens belong in the Authorization
     header: one in the query string leaks into logs, so only the WebSocket handshake (which
     browsers cannot give headers) may carry one there."""
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    in_query = query.get("access_token")
+    raw_query = scope.get("query_string", b"")
+    in_query = (
+        parse_qs(raw_query.decode("latin-1")).get("access_token") if b"access_token" in raw_query else None
+    )
     header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
     if in_query and not websocket:
         return None, "send the token in the Authorization header"
