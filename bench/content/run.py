@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
+    # A stop (Ctrl-C or SIGTERM) unwinds like an error, so the fleet and engines are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     say = lambda text: sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")  # noqa: E731
 
     with throwaway_fleet() as running:

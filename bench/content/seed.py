@@ -16,7 +16,7 @@ import itertools
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from multiprocessing import Pool
+from multiprocessing import get_context
 
 import psycopg
 
@@ -143,7 +143,9 @@ FROM snippets_staging
 
 def _generated(total: int, authors: list[str], chunk: int = 5000) -> Iterator[list[tuple]]:
     jobs = [(seed, min(chunk, total - seed * chunk), authors) for seed in range((total + chunk - 1) // chunk)]
-    with Pool(2) as pool:
+    # Workers start from a fresh server process, not a fork of this one: it has gRPC threads, and
+    # forking a process with them running leaves children that can hang.
+    with get_context("forkserver").Pool(2) as pool:
         yield from pool.imap(_chunk, jobs)
 
 
