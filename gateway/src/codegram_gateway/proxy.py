@@ -37,6 +37,8 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+# RFC 9110 section 9.2.2.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Identity and internal headers a client must not be able to set, and forwarding headers the
 # gateway writes itself.
 STRIPPED_REQUEST_HEADERS = frozenset(
@@ -124,8 +126,9 @@ class Upstreams:
                     method, url, headers=headers, data=body, allow_redirects=False, timeout=request_timeout
                 )
             except aiohttp.ClientConnectorError:
-                # Nothing reached the service; a request without a body is safe to try once more.
-                if body is not None:
+                # Nothing reached the service: an idempotent request without a body (whose body
+                # stream could not be replayed) is tried once more, on a fresh connection.
+                if body is not None or method not in IDEMPOTENT_METHODS:
                     raise
                 upstream = await self.session.request(
                     method, url, headers=headers, allow_redirects=False, timeout=request_timeout
