@@ -75,9 +75,16 @@ def is_public(table: sa.Table) -> sa.ColumnElement[bool]:
     return table.c.visibility == sa.literal_column("'public'")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def item_from_row(cls: type[ItemT], row: sa.Row[Any]) -> ItemT:
-    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
-    return cls(**{**values, "tags": tuple(row.tags)})
+    mapping = row._mapping
+    values = {name: mapping[name] for name in _field_names(cls)}
+    values["tags"] = tuple(values["tags"])
+    return cls(**values)
 
 
 def public_list(

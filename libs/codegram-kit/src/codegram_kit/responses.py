@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 
+import pydantic_core
 from fastapi import Request, Response
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
 from codegram_kit.schemas import next_link
@@ -16,7 +15,9 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 def _dumps(content: object) -> bytes:
-    return json.dumps(jsonable_encoder(content), separators=(",", ":"), ensure_ascii=False).encode()
+    # pydantic's own serializer, not fastapi's jsonable_encoder: the same JSON for the models'
+    # fields, at a fraction of the cost on every list page.
+    return pydantic_core.to_json(content, by_alias=True)
 
 
 def etag_json(request: Request, content: BaseModel, status_code: int = 200) -> Response:
