@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from codegram_gateway.proxy import BodyTooLarge, Upstreams
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
-from codegram_kit.auth import Principal, TokenVerifier
+from codegram_kit.auth import Principal, TokenVerifier, parse_bearer
 from codegram_kit.errors import Unauthorized, error_response
 from codegram_kit.settings import GatewaySettings
 
@@ -252,10 +252,10 @@ def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:
         return None, "send the token in the Authorization header"
     if header is None:
         return (in_query[0], None) if in_query else (None, None)
-    scheme, _, token = header.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = parse_bearer(header.decode("latin-1"))
+    if token is None:
         return None, "malformed authorization header"
-    return token.strip(), None
+    return token, None
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from codegram_gateway.proxy import Upstreams
 from codegram_kit.context import current_request_id
-from codegram_kit.errors import DomainError, ValidationFailed
+from codegram_kit.errors import ValidationFailed
 from codegram_kit.responses import JSON_MEDIA_TYPE
 from codegram_kit.schemas import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, next_link
 from codegram_kit.tracing import inject
@@ -70,12 +70,6 @@ class _Source:
     hits: list[dict[str, Any]] = field(default_factory=list)
     asked: int = 0
     failed: bool = False
-
-
-class UpstreamRefused(DomainError):
-    """A content service judged the query itself invalid: the client gets the same 400."""
-
-    status, code = 400, "VALIDATION_ERROR"
 
 
 class SearchFanOut:
@@ -180,12 +174,11 @@ class SearchFanOut:
                 if resp.status == 400:
                     breaker.succeeded()
                     error = (body or {}).get("error", {})
-                    raise UpstreamRefused(error.get("message", "invalid search"), error.get("details"))
+                    # A query the service cannot take is the client's 400, with the service's details.
+                    raise ValidationFailed(error.get("message", "invalid search"), error.get("details"))
                 if resp.status != 200:
                     raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status)
                 source.hits = _valid_hits(body)
-        except UpstreamRefused:
-            raise
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("search source failed", extra={"service": service, "error": repr(exc)})
             if not isinstance(exc, aiohttp.ClientResponseError) or exc.status >= 500:

@@ -14,6 +14,7 @@ import jwt
 from fastapi import Depends, Request
 from jwt import PyJWK
 from jwt.algorithms import get_default_algorithms
+from starlette.requests import HTTPConnection
 
 from codegram_kit.errors import Unauthorized
 from codegram_kit.settings import BaseProcessSettings
@@ -161,12 +162,16 @@ def _pem_to_jwk(pem: str) -> str:
     return algo.to_jwk(load_pem_public_key(pem.encode()))  # type: ignore[arg-type]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def parse_bearer(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None for anything else."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    return parse_bearer(connection.headers.get("authorization", ""))
 
 
 async def optional_principal(request: Request) -> Principal | None:

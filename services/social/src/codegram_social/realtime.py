@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from prometheus_client import Gauge
 
+from codegram_kit.auth import bearer_token
 from codegram_kit.errors import Unauthorized
 from codegram_kit.service import ServiceRuntime
 
@@ -42,10 +43,7 @@ async def push(nc: NATS, user_id: str, message: dict[str, Any]) -> None:
 
 
 def _token(websocket: WebSocket) -> str | None:
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return websocket.query_params.get("access_token")
+    return bearer_token(websocket) or websocket.query_params.get("access_token")
 
 
 @router.websocket("/ws")
