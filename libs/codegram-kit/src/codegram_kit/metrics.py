@@ -1,4 +1,5 @@
-"""Prometheus metrics shared by every process: HTTP and gRPC traffic, outbox backlog, consumers."""
+"""Prometheus metrics shared by every process: HTTP and gRPC traffic, outbox backlog, consumers,
+dead letters."""
 
 from __future__ import annotations
 
@@ -33,4 +34,9 @@ EVENTS_CONSUMED = Counter(
 )
 CONSUMER_PENDING = Gauge(
     "codegram_consumer_pending", "Messages waiting for a consumer", ["service", "consumer"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "codegram_events_dead_lettered_total",
+    "Events a consumer gave up on and published to its dead-letter subject (alert on any increase)",
+    ["service", "consumer"],
 )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -79,6 +80,9 @@ class OutboxRelay:
 
     A crash after publishing but before the delete commits leaves the rows in place: they are sent
     again with the same Nats-Msg-Id, and JetStream's duplicate window drops the copy.
+
+    `codegram_outbox_backlog` is the number of rows waiting: 0 when a poll finds none, otherwise
+    counted (at most every `backlog_interval` seconds) while the relay cannot keep up or publish.
     """
 
     def __init__(
@@ -90,6 +94,8 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_interval: float = 0.2,
+        backlog_interval: float = 5.0,
+        connected: Callable[[], bool] | None = None,
     ) -> None:
         self.service = service
         self.db = db
@@ -97,6 +103,9 @@ class OutboxRelay:
         self.js = js
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.backlog_interval = backlog_interval
+        # While NATS is away the relay only counts the backlog (a publish would wait and fail).
+        self.connected = connected or (lambda: True)
         self._stopping = asyncio.Event()
 
     async def publish_batch(self) -> int:
@@ -131,16 +140,31 @@ class OutboxRelay:
         return int(count)
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_count = 0.0
         while not self._stopping.is_set():
-            try:
-                sent = await self.publish_batch()
-            except Exception as exc:  # NATS or Postgres away: keep the rows, try again later
-                log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
-                sent = 0
-                await asyncio.sleep(min(5.0, self.poll_interval * 10))
-            if sent < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+            sent, failed, waiting = 0, False, not self.connected()
+            if not waiting:
+                try:
+                    sent = await self.publish_batch()
+                except Exception as exc:  # NATS or Postgres away: keep the rows, try again later
+                    log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
+                    failed = True
+            # Counting is a scan of what waits: only while events pile up, and not too often.
+            if (waiting or failed or sent == self.batch_size) and loop.time() >= next_count:
+                next_count = loop.time() + self.backlog_interval
+                with contextlib.suppress(Exception):  # Postgres away: nothing to count with
+                    await self.backlog()
+            if waiting:
+                await self._pause(1.0)  # cheap to check, and resumes soon after NATS is back
+            elif failed:
+                await self._pause(min(5.0, self.poll_interval * 10))
+            elif sent < self.batch_size:
+                await self._pause(self.poll_interval)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def stop(self) -> None:
         self._stopping.set()
