@@ -145,7 +145,7 @@ class Upstreams:
             if _caused_by(exc, BodyTooLarge):
                 # aiohttp wraps what the body stream raised; the body limit answers 413.
                 raise BodyTooLarge from exc
-            log.warning("upstream unavailable", extra={"service": service, "error": repr(exc)})
+            log.warning("upstream unavailable", extra={"service": service, "error": describe(exc)})
             breaker.failed()
             await _unavailable(service, breaker.open_seconds)(scope, receive, send)
             return
@@ -199,7 +199,7 @@ class Upstreams:
             await send({"type": "websocket.close", "code": code})
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("websocket upstream unavailable", extra={"service": service, "error": repr(exc)})
+            log.warning("websocket upstream unavailable", extra={"service": service, "error": describe(exc)})
             await send({"type": "websocket.close", "code": 1013})  # try again later
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
@@ -264,6 +264,16 @@ def _unavailable(service: str, retry_after: float) -> JSONResponse:
         f"{service} is unavailable",
         headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
     )
+
+
+def describe(exc: BaseException) -> str:
+    """An upstream error as a log line may show it. aiohttp's response errors carry the request
+    they answer, headers included (the caller's Authorization): only their kind and status are
+    told, never their repr."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}(status={exc.status})"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

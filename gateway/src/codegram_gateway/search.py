@@ -30,7 +30,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from codegram_gateway.proxy import Upstreams
+from codegram_gateway.proxy import Upstreams, describe
 from codegram_kit.context import current_request_id
 from codegram_kit.errors import ValidationFailed
 from codegram_kit.responses import JSON_MEDIA_TYPE
@@ -180,7 +180,7 @@ class SearchFanOut:
                     raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status)
                 source.hits = _valid_hits(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.warning("search source failed", extra={"service": service, "error": repr(exc)})
+            log.warning("search source failed", extra={"service": service, "error": describe(exc)})
             if not isinstance(exc, aiohttp.ClientResponseError) or exc.status >= 500:
                 breaker.failed()
             source.failed = True

@@ -40,6 +40,8 @@ def create_engine(url: str, schema: str, pool_size: int = 10) -> AsyncEngine:
         # whole pool, so one request fails instead of every checkout paying forever.
         pool_pre_ping=False,
         pool_recycle=1800,
+        # Errors name the statement, never its values (emails, bios, token hashes) in log lines.
+        hide_parameters=True,
         connect_args={"options": f"-c search_path={schema} -c statement_timeout=15000"},
     )
 
