@@ -10,6 +10,7 @@ import time
 import jwt
 import pytest
 
+from codegram_devstack.hostile_tokens import hostile_tokens, signed_odd_claims
 from codegram_devstack.tokens import TestSigningKey
 from codegram_kit.auth import TEST_KEY_ID, TokenVerifier
 from codegram_kit.errors import Unauthorized
@@ -113,3 +114,28 @@ async def test_a_refused_token_is_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(Unauthorized):
             await v.verify(_tampered())
+
+
+HOSTILE = hostile_tokens(KEY)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+async def test_every_json_shape_of_a_crafted_token_is_a_refusal(name: str) -> None:
+    # Unauthorized and nothing else: any other exception would be a 500 at the edge and in services.
+    with pytest.raises(Unauthorized):
+        await verifier().verify(HOSTILE[name])
+
+
+def test_the_crafted_tokens_really_are_signed_with_the_key() -> None:
+    # Else the odd claims would be refused for their signature, not for their shape.
+    public = KEY.private_key.public_key()
+    for token in signed_odd_claims(KEY).values():
+        signing_input, _, signature = token.rpartition(".")
+        public.verify(base64.urlsafe_b64decode(signature + "=="), signing_input.encode())  # raises if not
+
+
+async def test_a_well_formed_token_with_fractional_times_is_accepted() -> None:
+    # RFC 7519's NumericDate may be a non-integer: strict shapes must not refuse valid tokens.
+    now = time.time()
+    token = _signed(_claims(iat=now, exp=now + 60, nbf=now - 1))
+    assert (await verifier().verify(token)).user_id == "x"

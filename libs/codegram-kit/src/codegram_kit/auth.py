@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,6 +32,13 @@ _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 # whenever the key set changes, the memory is dropped.
 VERIFIED_CACHE_SECONDS = 30.0
 VERIFIED_CACHE_SIZE = 10_000
+# Ours are a few hundred characters; a bound keeps a hostile one from costing more than that.
+MAX_TOKEN_CHARS = 8192
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+# 9999-12-31T23:59:59Z: a later "date" (1e400, 2**70) is no time a clock will reach, only noise.
+_MAX_NUMERIC_DATE = 253_402_300_799
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +110,8 @@ class TokenVerifier:
                     if keys.keys() != self._keys.keys():
                         self._verified.clear()  # a removed key must stop verifying at once
                     self._keys = keys
-            except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            except (httpx.HTTPError, ValueError, TypeError, AttributeError, KeyError, jwt.PyJWTError) as exc:
+                # A key set we cannot read leaves the keys as they were: tokens get 401, not 500.
                 log.warning("jwks refresh failed", extra={"error": repr(exc)})
 
     async def verify(self, token: str) -> Principal:
@@ -122,15 +133,19 @@ class TokenVerifier:
             self._verified.popitem(last=False)  # the oldest entry
 
     async def _verify(self, token: str) -> tuple[Principal, float]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise Unauthorized("malformed token") from exc
+        # Every shape is checked here before the library sees the token: PyJWT turns `exp` into an
+        # int (a string passes, an array or 1e400 raises TypeError/OverflowError) and assumes
+        # `typ` is a string, so a crafted token would otherwise be a 500 instead of a 401.
+        header, claims = _unverified(token)
         kid = header.get("kid")
         if header.get("alg") not in ALLOWED_ALGORITHMS or not isinstance(kid, str):
             raise Unauthorized("invalid token")
-        if header.get("typ", "").lower() != ACCESS_TOKEN_TYPE:
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() != ACCESS_TOKEN_TYPE:
             raise Unauthorized("invalid token type")
+        if "crit" in header:  # RFC 7515 4.1.11: extensions we do not know make the token invalid
+            raise Unauthorized("invalid token")
+        _check_claim_shapes(claims)
         stale = self.jwks_url is not None and time.monotonic() - self._last_fetch > self.cache_seconds
         if stale or kid not in self._keys:
             await self._refresh()
@@ -149,10 +164,55 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired") from exc
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
+            # The shapes were checked above; this is the net under it, still a refusal.
             raise Unauthorized("invalid token") from exc
-        principal = Principal(user_id=str(claims["sub"]), token_id=str(claims["jti"]))
+        principal = Principal(user_id=claims["sub"], token_id=claims["jti"])
         return principal, float(claims["exp"]) - time.time()
+
+
+def _segment_json(segment: str) -> dict[str, Any] | None:
+    """A base64url JSON object, or None for anything else (non-UTF-8, NaN, too deep, an array)."""
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS, refusing anything not built like one."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("malformed token")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
+        raise Unauthorized("malformed token")
+    header, claims = _segment_json(parts[0]), _segment_json(parts[1])
+    if header is None or claims is None:
+        raise Unauthorized("malformed token")
+    return header, claims
+
+
+def _numeric_date(value: Any) -> bool:
+    # A JSON number (RFC 7519 NumericDate), not a string, a bool, NaN or infinity.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= _MAX_NUMERIC_DATE
+
+
+def _identifier(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_ID_CHARS and value.isprintable()
+
+
+def _check_claim_shapes(claims: dict[str, Any]) -> None:
+    for name in _TIME_CLAIMS:
+        if name in claims and not _numeric_date(claims[name]):
+            raise Unauthorized("invalid token")
+    if not _identifier(claims.get("sub")) or not _identifier(claims.get("jti")):
+        raise Unauthorized("invalid token")
 
 
 def _pem_to_jwk(pem: str) -> str:
