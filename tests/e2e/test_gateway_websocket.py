@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
+import httpx
 import nats
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from codegram_devstack.fleet import RunningFleet
@@ -91,3 +93,52 @@ async def test_plain_http_to_the_websocket_endpoint_is_told_to_upgrade(fleet: Ru
     async with httpx.AsyncClient() as client:
         resp = await client.get(f"{fleet.gateway_url}/api/v1/ws")
     assert resp.status_code == 426 and resp.json()["error"]["code"] == "UPGRADE_REQUIRED"
+
+
+async def _open(url: str) -> ClientConnection:
+    """A socket that answered a ping (so it is piped all the way to the service)."""
+    ws = await connect(url)
+    await ws.send(json.dumps({"type": "ping"}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
+    return ws
+
+
+async def test_open_sockets_do_not_starve_http_forwarding(fleet: RunningFleet, start_gateway) -> None:
+    # A pool of two upstream connections: four sockets held open would take every slot if
+    # sockets shared it with requests.
+    gw = start_gateway(UPSTREAM_MAX_CONNECTIONS="2")
+    url = gw.replace("http", "ws", 1) + f"/api/v1/ws?access_token={fleet.fleet.signing_key.mint('ws-hog')}"
+    sockets = [await _open(url) for _ in range(4)]
+    try:
+        async with httpx.AsyncClient(base_url=gw, timeout=10) as client:
+            for _ in range(5):
+                started = time.monotonic()
+                resp = await client.get("/api/v1/users", params={"limit": 1})
+                assert resp.status_code == 200, resp.text
+                assert time.monotonic() - started < 1.5
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_a_user_holds_at_most_the_cap_of_open_sockets(fleet: RunningFleet, start_gateway) -> None:
+    gw = start_gateway(WEBSOCKET_MAX_PER_USER="3").replace("http", "ws", 1) + "/api/v1/ws?access_token="
+    key = fleet.fleet.signing_key
+    first = [await _open(gw + key.mint("ws-capped")) for _ in range(3)]
+    try:
+        # Another token of the same user counts against the same cap; another user does not.
+        assert await _closed_code(gw + key.mint("ws-capped")) == 4429
+        other = await _open(gw + key.mint("ws-uncapped"))
+        await other.close()
+        # A closed socket gives its place back (once the gateway has seen it close).
+        await first.pop().close()
+        for _ in range(50):
+            try:
+                first.append(await _open(gw + key.mint("ws-capped")))
+                break
+            except ConnectionClosed:
+                await asyncio.sleep(0.1)
+        assert len(first) == 3
+    finally:
+        for ws in first:
+            await ws.close()

@@ -29,6 +29,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         settings.upstream_timeout_seconds,
         failure_threshold=settings.circuit_failure_threshold,
         open_seconds=settings.circuit_open_seconds,
+        max_connections=settings.upstream_max_connections,
     )
     limits = Limits.from_settings(settings)  # refuses a malformed RATE_LIMIT_* at start-up
     # Two clients: readiness reports Redis as it is, while the limiter gives up on it quickly
@@ -65,6 +66,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 "limiter": limiter,
                 "limits": limits,
                 "trusted_proxies": parse_networks(settings.trusted_proxies),
+                "websocket_max_per_user": settings.websocket_max_per_user,
             },
         ),
         openapi_url=None,

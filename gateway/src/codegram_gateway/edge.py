@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from codegram_gateway.proxy import BodyTooLarge, Upstreams
+from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
 from codegram_kit.auth import Principal, TokenVerifier, parse_bearer
@@ -153,6 +153,7 @@ class ApiEdge:
         limiter: RateLimiter,
         limits: Limits,
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
+        websocket_max_per_user: int = 10,
     ) -> None:
         self.app = app
         self.table = table
@@ -161,6 +162,7 @@ class ApiEdge:
         self.limiter = limiter
         self.limits = limits
         self.trusted = list(trusted_proxies)
+        self.sockets = OpenSockets(websocket_max_per_user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIX):
@@ -176,7 +178,7 @@ class ApiEdge:
                 refusal = exc.message
         decision = await self._limit(scope, principal)
         if websocket:
-            await self._websocket(scope, receive, send, decision, refusal, token)
+            await self._websocket(scope, receive, send, decision, refusal, token, principal)
             return
         send = _with_headers(send, decision.headers())
         if not decision.allowed:
@@ -219,16 +221,22 @@ class ApiEdge:
         decision: Decision,
         refusal: str | None,
         token: str | None,
+        principal: Principal | None,
     ) -> None:
         route, _ = self.table.match("GET", scope["path"])
         if route is None or not route.websocket:
             await _refuse_websocket(receive, send, 4404, "not found")
         elif not decision.allowed:
             await _refuse_websocket(receive, send, 4429, "too many requests")
-        elif refusal is not None or token is None:
+        elif refusal is not None or token is None or principal is None:
             await _refuse_websocket(receive, send, 4401, refusal or "token required")
+        elif not self.sockets.take(principal.user_id):
+            await _refuse_websocket(receive, send, 4429, "too many open connections")
         else:
-            await self.upstreams.forward_websocket(scope, receive, send, route.service, token)
+            try:
+                await self.upstreams.forward_websocket(scope, receive, send, route.service, token)
+            finally:
+                self.sockets.give_back(principal.user_id)
 
 
 async def _refuse_websocket(receive: Receive, send: Send, code: int, reason: str) -> None:

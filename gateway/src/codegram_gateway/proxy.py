@@ -55,6 +55,30 @@ class BodyTooLarge(Exception):
     """Raised while streaming a request body that crosses the limit (see edge.BodyLimitMiddleware)."""
 
 
+class OpenSockets:
+    """How many WebSockets each user holds open through this process, against a cap. Counted per
+    gateway process: with N replicas a user may hold up to N times the cap (docs/operations.md)."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._open: dict[str, int] = {}
+
+    def take(self, user_id: str) -> bool:
+        """Count one more socket of this user, unless the user is at the cap."""
+        held = self._open.get(user_id, 0)
+        if held >= self.per_user:
+            return False
+        self._open[user_id] = held + 1
+        return True
+
+    def give_back(self, user_id: str) -> None:
+        held = self._open.get(user_id, 0) - 1
+        if held > 0:
+            self._open[user_id] = held
+        else:
+            self._open.pop(user_id, None)
+
+
 class Upstreams:
     def __init__(
         self,
@@ -63,19 +87,29 @@ class Upstreams:
         *,
         failure_threshold: int = 5,
         open_seconds: float = 5.0,
+        max_connections: int = 512,
     ) -> None:
         self.base_urls = base_urls
         self.timeout = _timeout(timeout)
+        self.max_connections = max_connections
         self.session: aiohttp.ClientSession | None = None
+        # A proxied WebSocket holds its upstream connection for as long as it lives: in the HTTP
+        # pool, a user's sockets would take the slots requests wait for. Sockets get their own
+        # session, unbounded here (the per-user cap at the edge bounds them).
+        self.websocket_session: aiohttp.ClientSession | None = None
         self.breakers = {s: CircuitBreaker(failure_threshold, open_seconds) for s in base_urls}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=512, keepalive_timeout=30, ttl_dns_cache=60)
+        connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30, ttl_dns_cache=60)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, timeout=self.timeout)
+        self.websocket_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60), timeout=self.timeout
+        )
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        for session in (self.session, self.websocket_session):
+            if session is not None:
+                await session.close()
 
     def _headers(self, scope: Scope, skip: frozenset[str] = frozenset()) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -172,7 +206,7 @@ class Upstreams:
     ) -> None:
         """Accept the client only once the service accepted the gateway, then pipe frames both
         ways until either side closes, and close the other with the same code."""
-        assert self.session is not None
+        assert self.websocket_session is not None
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
@@ -186,7 +220,7 @@ class Upstreams:
         url = self._url(service, scope, query.encode())
         url = url.with_scheme("wss" if url.scheme == "https" else "ws")
         try:
-            upstream = await self.session.ws_connect(
+            upstream = await self.websocket_session.ws_connect(
                 url,
                 headers=headers,
                 protocols=tuple(scope.get("subprotocols", ())),

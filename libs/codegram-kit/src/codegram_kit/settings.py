@@ -98,3 +98,7 @@ class GatewaySettings(BaseProcessSettings):
     # X-Forwarded-For is believed; any other peer is the client itself.
     trusted_proxies: str = ""
     search_timeout_seconds: float = 5.0
+    # Connections to the services for HTTP forwarding and search; WebSockets have their own pool.
+    upstream_max_connections: int = Field(default=512, ge=1)
+    # Open WebSockets one user may hold through this gateway process (each replica counts its own).
+    websocket_max_per_user: int = Field(default=10, ge=1)
