@@ -18,6 +18,7 @@ from codegram_gateway.ratelimit import RateLimiter
 from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.auth import TokenVerifier
 from codegram_kit.http import create_app as create_base_app
+from codegram_kit.readiness import degradable
 from codegram_kit.settings import GatewaySettings
 
 SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
@@ -56,7 +57,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         "gateway",
         title="CodeGram API",
         lifespan=lifespan,
-        readiness={"redis": readiness_redis.ping} if readiness_redis is not None else {},
+        # Without Redis the gateway still serves, limiting on local counts: reported, not unready.
+        readiness={"redis": degradable(readiness_redis.ping)} if readiness_redis is not None else {},
         middleware=edge_middleware(
             settings,
             {

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from codegram_kit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from codegram_kit.errors import error_response, install_error_handlers
 from codegram_kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from codegram_kit.readiness import evaluate as evaluate_readiness
 from codegram_kit.tracing import extract
 
 log = logging.getLogger("codegram.http")
@@ -101,7 +102,8 @@ class RequestContextMiddleware:
 
 
 def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
-    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus text)."""
+    """`/healthz` (alive, no dependency consulted), `/readyz` (the dependencies it cannot serve
+    without answer), `/metrics` (Prometheus text)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -109,20 +111,10 @@ def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in readiness.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:  # a failed check is an answer, not a crash
-                ok = False
-                results[name] = "unavailable"
-                log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": results},
-            status_code=200 if ok else 503,
-        )
+        # 503 only when a dependency the process cannot serve without is down; one it can do
+        # without (codegram_kit.readiness.degradable) is reported as "degraded" with a 200.
+        ready, body = await evaluate_readiness(readiness)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from codegram_kit.grpc import GrpcServer, create_channel
 from codegram_kit.http import create_app
 from codegram_kit.logging import configure_logging
 from codegram_kit.outbox import Outbox, OutboxRelay
+from codegram_kit.readiness import ReadinessCheck, degradable
 from codegram_kit.settings import ServiceSettings
 from codegram_kit.tracing import configure_tracing
 
@@ -62,6 +64,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumers: list[events.IdempotentConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._connecting: asyncio.Task[None] | None = None
         self.redis: Redis | None = None
         self._channels: dict[str, aio.Channel] = {}
         if uses_redis:
@@ -85,30 +88,59 @@ class ServiceRuntime:
             raise ConnectionError("nats is not connected")
         await self.nc.flush(timeout=2)
 
-    def readiness(self) -> dict[str, Callable[[], Any]]:
-        checks: dict[str, Callable[[], Any]] = {"database": self.db.ping, "nats": self.nats_ready}
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        """What /readyz reports; see docs/operations.md ("Health") for why each is what it is.
+
+        Postgres holds everything a service answers: without it, not ready. NATS only carries
+        events: the outbox keeps every write until it is back, and consumers catch up. Redis holds
+        short-lived state and caches: the calls that need it answer 503 by themselves.
+        """
+        checks: dict[str, ReadinessCheck] = {
+            "database": self.db.ping,
+            "nats": degradable(self.nats_ready),
+        }
         if self.redis is not None:
-            checks["redis"] = self.redis.ping
+            checks["redis"] = degradable(self.redis.ping)
         return checks
 
     async def start_messaging(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
-        self.nc = await events.connect(self.settings.nats_url, f"codegram-{self.settings.service_name}")
+        """Start the outbox relay now and the consumers once NATS answers: a process starts, and
+        serves, while NATS is down."""
+        self.nc = NATS()
         self.js = self.nc.jetstream()
-        await events.ensure_stream(self.js)
+        nc = self.nc
         self.relay = OutboxRelay(
             self.settings.service_name,
             self.db,
             self.outbox_table,
             self.js,
             poll_interval=self.settings.outbox_poll_interval_seconds,
+            connected=lambda: nc.is_connected,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._connecting = asyncio.create_task(self._connect(consumer_factories), name="nats-connect")
+
+    async def _connect(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
+        assert self.nc is not None and self.js is not None
+        await events.connect(self.settings.nats_url, f"codegram-{self.settings.service_name}", client=self.nc)
+        while True:
+            try:
+                await events.ensure_stream(self.js)
+                break
+            except Exception as exc:  # JetStream still starting, or NATS gone again
+                log.warning("stream not ready; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
         for factory in consumer_factories:
             consumer = factory(self)
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+        log.info("messaging started", extra={"consumers": [c.durable for c in self.consumers]})
 
     async def stop_messaging(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connecting
         if self.relay:
             self.relay.stop()
         for consumer in self.consumers:
@@ -117,9 +149,29 @@ class ServiceRuntime:
             _, pending = await asyncio.wait(self._tasks, timeout=5)
             for task in pending:
                 task.cancel()
-        if self.nc is not None and self.nc.is_connected:
+        if self.nc is not None:
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                if self.nc.is_connected:
+                    await self.nc.drain()
+                else:
+                    await self.nc.close()
+
+    async def replay_dead_letters(
+        self, consumer_factories: Sequence[ConsumerFactory], only: str | None = None
+    ) -> dict[str, events.ReplayOutcome]:
+        """Run each consumer's dead letters through its handler again, from this process."""
+        name = f"codegram-{self.settings.service_name}-replay"
+        self.nc = await events.connect(self.settings.nats_url, name, retry=False)
+        self.js = self.nc.jetstream()
+        try:
+            consumers = [factory(self) for factory in consumer_factories]
+            chosen = [c for c in consumers if only is None or only in (c.name, c.durable)]
+            if not chosen:
+                known = ", ".join(c.name for c in consumers) or "none"
+                raise ValueError(f"no consumer {only!r} in {self.settings.service_name} (it has: {known})")
+            return {c.durable: await c.replay_dead_letters() for c in chosen}
+        finally:
+            await self.nc.close()
 
 
 def build_service_app(
@@ -195,27 +247,45 @@ class ServiceDefinition:
         overrides.setdefault("service_name", self.name)
         return self.settings_class(**overrides)
 
-    def create_app(self, settings: ServiceSettings) -> FastAPI:
-        runtime = ServiceRuntime(
+    def runtime(self, settings: ServiceSettings) -> ServiceRuntime:
+        return ServiceRuntime(
             settings,
             metadata=self.models.metadata,
             outbox_table=self.models.outbox,
             processed_table=self.models.processed_events,
             uses_redis=self.uses_redis,
         )
+
+    def create_app(self, settings: ServiceSettings) -> FastAPI:
         return build_service_app(
-            runtime,
+            self.runtime(settings),
             title=f"CodeGram {self.name}",
             routers=self.routers,
             grpc_registrars=self.grpc_registrars,
             consumers=self.consumers,
         )
 
+    async def replay_dead_letters(
+        self, settings: ServiceSettings, consumer: str | None = None
+    ) -> dict[str, events.ReplayOutcome]:
+        runtime = self.runtime(settings)
+        try:
+            return await runtime.replay_dead_letters(self.consumers, consumer)
+        finally:
+            await runtime.close_channels()
+            await runtime.db.dispose()
+            if runtime.redis is not None:
+                await runtime.redis.aclose()
+
     def main(self, argv: Sequence[str] | None = None) -> int:
-        """`codegram-<svc> [serve]` or `codegram-<svc> migrate`."""
+        """`codegram-<svc> [serve]`, `codegram-<svc> migrate` or
+        `codegram-<svc> replay-dead-letters [--consumer NAME]`."""
         settings = self.settings()
         parser = argparse.ArgumentParser(prog=f"codegram-{self.name}")
-        parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+        parser.add_argument(
+            "command", nargs="?", default="serve", choices=["serve", "migrate", "replay-dead-letters"]
+        )
+        parser.add_argument("--consumer", help="replay-dead-letters: only this consumer's (default: all)")
         args = parser.parse_args(argv if argv is not None else sys.argv[1:])
         configure_logging(self.name, settings.log_level, settings.log_format)
         if args.command == "migrate":
@@ -224,6 +294,14 @@ class ServiceDefinition:
             )
             log.info("migrations applied", extra={"schema": settings.schema})
             return 0
+        if args.command == "replay-dead-letters":
+            try:
+                outcomes = asyncio.run(self.replay_dead_letters(settings, args.consumer))
+            except ValueError as exc:
+                parser.error(str(exc))
+            report = {durable: outcome.as_dict() for durable, outcome in outcomes.items()}
+            sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")  # the answer, for scripts
+            return 1 if any(o.failed for o in outcomes.values()) else 0
         configure_tracing(self.name, settings.otel_exporter_otlp_endpoint)
         serve(self.create_app(settings), settings)
         return 0
