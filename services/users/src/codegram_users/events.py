@@ -1,10 +1,11 @@
 """What the users service publishes (codegram.users.user.{created,updated}, through the outbox) and
-consumes (snippet events, which keep each user's count of public snippets)."""
+consumes (snippet and doc events, which keep each user's counts of public snippets and docs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
@@ -13,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_kit.events import IdempotentConsumer
 from codegram_kit.outbox import Outbox
 from codegram_kit.service import ServiceRuntime
-from codegram_proto.codegram.events.v1 import snippets_pb2
+from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User
 
 USER_CREATED = "codegram.users.user.created"
 USER_UPDATED = "codegram.users.user.updated"
 SNIPPET_EVENTS = [f"codegram.snippets.snippet.{verb}" for verb in ("created", "updated", "deleted")]
+DOC_EVENTS = [f"codegram.docs.doc.{verb}" for verb in ("created", "updated", "deleted")]
 
 
 def _now() -> Timestamp:
@@ -55,44 +57,88 @@ class UserEvents:
         await self.outbox.add(self.session, USER_UPDATED, message)
 
 
-def public_snippet_delta(subject: str, data: bytes) -> tuple[str, int]:
-    """(author id, change in that author's public snippets) for one snippet event.
+class _Facts(Protocol):
+    author_id: str
+    visibility: str
+
+
+def _public_delta(subject: str, data: bytes, messages: tuple[Any, Any, Any], item: str) -> tuple[str, int]:
+    """(author id, change in that author's public items) for one snippet or doc event.
 
     Each event says the visibility before and after, so the deltas add up in any order: a
-    redelivered or reordered event cannot drift the count (duplicates are dropped by the consumer).
+    redelivered, reordered or replayed event cannot drift the count (duplicates are dropped by
+    the consumer).
     """
+    created_type, updated_type, deleted_type = messages
     verb = subject.rsplit(".", 1)[-1]
     if verb == "created":
-        created = snippets_pb2.SnippetCreated.FromString(data)
-        return created.snippet.author_id, int(created.snippet.visibility == "public")
+        created: _Facts = getattr(created_type.FromString(data), item)
+        return created.author_id, int(created.visibility == "public")
     if verb == "updated":
-        updated = snippets_pb2.SnippetUpdated.FromString(data)
-        now_public = updated.snippet.visibility == "public"
-        was_public = updated.previous_visibility == "public"
-        return updated.snippet.author_id, int(now_public) - int(was_public)
+        message = updated_type.FromString(data)
+        updated: _Facts = getattr(message, item)
+        now_public = updated.visibility == "public"
+        was_public = message.previous_visibility == "public"
+        return updated.author_id, int(now_public) - int(was_public)
     if verb == "deleted":
-        deleted = snippets_pb2.SnippetDeleted.FromString(data)
-        return deleted.snippet.author_id, -int(deleted.snippet.visibility == "public")
+        deleted: _Facts = getattr(deleted_type.FromString(data), item)
+        return deleted.author_id, -int(deleted.visibility == "public")
     return "", 0
 
 
-def snippet_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
-    """`stats.snippets` counts public snippets only: private and unlisted ones are nobody's business."""
+def public_snippet_delta(subject: str, data: bytes) -> tuple[str, int]:
+    messages = (snippets_pb2.SnippetCreated, snippets_pb2.SnippetUpdated, snippets_pb2.SnippetDeleted)
+    return _public_delta(subject, data, messages, "snippet")
+
+
+def public_doc_delta(subject: str, data: bytes) -> tuple[str, int]:
+    messages = (docs_pb2.DocCreated, docs_pb2.DocUpdated, docs_pb2.DocDeleted)
+    return _public_delta(subject, data, messages, "doc")
+
+
+# A UserService method adding a delta to one of a user's counters (typed loosely: the service
+# layer imports this module).
+Count = Callable[[Any, str, int], Awaitable[None]]
+
+
+def _count_consumer(
+    runtime: ServiceRuntime,
+    name: str,
+    subjects: list[str],
+    delta_of: Callable[[str, bytes], tuple[str, int]],
+    count: Count,
+) -> IdempotentConsumer:
     from codegram_users.service import UserService  # the service layer imports this module
 
     async def handle(session: AsyncSession, msg: Msg) -> None:
-        author_id, delta = public_snippet_delta(msg.subject, msg.data)
+        author_id, delta = delta_of(msg.subject, msg.data)
         if delta:
-            await UserService(session, runtime.outbox).count_public_snippets(author_id, delta)
+            await count(UserService(session, runtime.outbox), author_id, delta)
 
     if runtime.js is None:
         raise RuntimeError("consumers are built once messaging has started")
     return IdempotentConsumer(
         service="users",
-        name="snippet-counts",
-        subjects=SNIPPET_EVENTS,
+        name=name,
+        subjects=subjects,
         db=runtime.db,
         processed_table=runtime.processed_table,
         js=runtime.js,
         handler=handle,
     )
+
+
+def snippet_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
+    """`stats.snippets` counts public snippets only: private and unlisted ones are nobody's business."""
+    from codegram_users.service import UserService
+
+    return _count_consumer(
+        runtime, "snippet-counts", SNIPPET_EVENTS, public_snippet_delta, UserService.count_public_snippets
+    )
+
+
+def doc_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
+    """`stats.docs` counts public docs only, as `stats.snippets` does snippets."""
+    from codegram_users.service import UserService
+
+    return _count_consumer(runtime, "doc-counts", DOC_EVENTS, public_doc_delta, UserService.count_public_docs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_users.domain import GitHubAccount, GitHubLink, User
 from codegram_users.models import full_name_key, username_key, users
+
+# The counters kept from other services' events.
+EventCounter = Literal["snippets_count", "docs_count"]
 
 
 def _to_user(row: sa.Row[Any]) -> User:
@@ -38,8 +41,8 @@ def _to_user(row: sa.Row[Any]) -> User:
         updated_at=row.updated_at,
         followers=row.followers_count,
         following=row.following_count,
-        snippets=row.snippets_count,
-        docs=row.docs_count,
+        snippets=max(row.snippets_count, 0),
+        docs=max(row.docs_count, 0),
         github=github,
     )
 
@@ -94,10 +97,13 @@ class UserRepository:
         rows = (await self.session.execute(query)).all()
         return [_to_user(r) for r in rows]
 
-    async def add_to_snippets_count(self, user_id: UUID, delta: int) -> None:
-        # Never below zero, even if events from before this counter existed are missing.
-        count = sa.func.greatest(users.c.snippets_count + delta, 0)
-        await self.session.execute(sa.update(users).where(users.c.id == user_id).values(snippets_count=count))
+    async def add_to_count(self, user_id: UUID, counter: EventCounter, delta: int) -> None:
+        # Stored as the plain sum, so that deltas add up in any order (a delete handled before its
+        # create, an event replayed from the dead letters); `_to_user` shows it never below zero.
+        column = users.c[counter]
+        await self.session.execute(
+            sa.update(users).where(users.c.id == user_id).values({column: column + delta})
+        )
 
     async def insert_from_github(self, user_id: UUID, username: str, account: GitHubAccount) -> User:
         now = datetime.now(UTC)

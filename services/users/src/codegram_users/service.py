@@ -76,7 +76,13 @@ class UserService:
         """Kept from the snippets service's events; a user this service does not know is skipped."""
         uid = parse_user_id(user_id)
         if uid is not None and delta:
-            await self.repo.add_to_snippets_count(uid, delta)
+            await self.repo.add_to_count(uid, "snippets_count", delta)
+
+    async def count_public_docs(self, user_id: str, delta: int) -> None:
+        """Kept from the docs service's events; a user this service does not know is skipped."""
+        uid = parse_user_id(user_id)
+        if uid is not None and delta:
+            await self.repo.add_to_count(uid, "docs_count", delta)
 
     async def upsert_github_user(self, account: GitHubAccount) -> tuple[User, bool]:
         """One user per GitHub id: a new account creates, a known one refreshes its GitHub data."""
