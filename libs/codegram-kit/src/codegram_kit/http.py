@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_kit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from codegram_kit.errors import error_response, install_error_handlers
+from codegram_kit.input_guard import NulGuardMiddleware
 from codegram_kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from codegram_kit.readiness import evaluate as evaluate_readiness
 from codegram_kit.tracing import extract
@@ -143,6 +144,8 @@ def create_app(
     )
     install_error_handlers(app)
     add_operational_routes(app, readiness if readiness is not None else {})
+    # Innermost, so a caller's body limit runs before the guard reads a body whole.
+    app.add_middleware(NulGuardMiddleware)
     for layer in reversed(middleware):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     app.add_middleware(RequestContextMiddleware, service=service)

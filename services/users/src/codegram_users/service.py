@@ -10,7 +10,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.errors import NotFound
+from codegram_kit.errors import NotFound, ValidationFailed
 from codegram_kit.outbox import Outbox
 from codegram_kit.schemas import decode_cursor, encode_cursor
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
@@ -18,6 +18,8 @@ from codegram_users.events import UserEvents
 from codegram_users.repository import UserRepository
 
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
+# As long as a username may be in a path (api.py).
+MAX_USERNAME_CURSOR = 100
 
 
 def parse_user_id(raw: str) -> UUID | None:
@@ -25,6 +27,16 @@ def parse_user_id(raw: str) -> UUID | None:
         return UUID(raw)
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _cursor_username(value: object) -> str:
+    """The username a search cursor resumes after; the cursor is the client's, so its text is checked
+    as a query parameter would be (a NUL in it would reach Postgres)."""
+    if not isinstance(value, str) or len(value) > MAX_USERNAME_CURSOR or "\x00" in value:
+        raise ValidationFailed(
+            "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
+        )
+    return value
 
 
 class UserService:
@@ -51,7 +63,7 @@ class UserService:
 
     async def search(self, q: str | None, cursor: str | None, limit: int) -> tuple[list[User], str | None]:
         position = decode_cursor(cursor, ("u",))
-        after = str(position["u"]) if position else None
+        after = _cursor_username(position["u"]) if position else None
         found = await self.repo.search(q.strip() if q else None, after, limit + 1)
         page = found[:limit]
         next_cursor = encode_cursor({"u": page[-1].username.lower()}) if len(found) > limit else None
