@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,39 @@ def test_popular_cursors_need_an_integer(likes: object) -> None:
 def test_search_cursors_that_were_not_ours_are_400(position: dict) -> None:
     with pytest.raises(ValidationFailed):
         decode_search_cursor(encode_cursor(position))
+
+
+def _raw_cursor(json_text: str) -> str:
+    # By hand: json.dumps writes no 1e400, and a hostile client need not use it.
+    return base64.urlsafe_b64encode(json_text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "likes",
+    [str(2**63), str(-(2**63) - 1), "1" + "0" * 400, "1e400"],
+    ids=["2**63", "-2**63-1", "10**400", "1e400"],
+)
+def test_popular_cursors_outside_the_bigint_range_are_400(likes: str) -> None:
+    cursor = _raw_cursor(f'{{"i": "{uuid.uuid4()}", "l": {likes}, "o": "popular"}}')
+    with pytest.raises(ValidationFailed):
+        decode_list_cursor(cursor, "popular")
+
+
+def test_popular_cursors_at_the_ends_of_the_bigint_range_are_positions() -> None:
+    for likes in (2**63 - 1, -(2**63), 0):
+        item = _item(likes)
+        assert decode_list_cursor(list_cursor(item, "popular"), "popular") == (likes, item.id)
+
+
+@pytest.mark.parametrize(
+    "score",
+    ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400],
+    ids=["NaN", "Infinity", "-Infinity", "1e400", "10**400"],
+)
+def test_search_cursors_with_no_finite_score_are_400(score: str) -> None:
+    cursor = _raw_cursor(f'{{"i": "{uuid.uuid4()}", "o": "search", "s": {score}, "t": "{NOW.isoformat()}"}}')
+    with pytest.raises(ValidationFailed):
+        decode_search_cursor(cursor)
 
 
 def test_a_page_has_a_cursor_only_when_one_more_row_was_read() -> None:

@@ -16,6 +16,11 @@ from codegram_kit.ids import parse_id
 from codegram_kit.schemas import decode_cursor, encode_cursor
 
 Order = Literal["recent", "popular"]
+# Counts are Postgres bigints: one outside their range is no position of ours, and the driver
+# cannot even send it (a 500 rather than a 400).
+_MIN_COUNT, _MAX_COUNT = -(2**63), 2**63 - 1
+# Relevance scores are small positive floats; this bound only keeps out infinities in disguise.
+_MAX_SCORE = 1e300
 
 
 class Keyed(Protocol):
@@ -70,6 +75,8 @@ def decode_list_cursor(cursor: str | None, order: Order) -> tuple[Any, UUID] | N
         likes = position.get("l")
         if isinstance(likes, bool) or not isinstance(likes, int):  # True is an int to Python
             raise _bad_cursor()
+        if not _MIN_COUNT <= likes <= _MAX_COUNT:
+            raise _bad_cursor()
         return likes, _cursor_id(position["i"])
     return _cursor_time(position.get("t")), _cursor_id(position["i"])
 
@@ -84,6 +91,9 @@ def decode_search_cursor(cursor: str | None) -> tuple[float, datetime, UUID] | N
         return None
     score = position["s"]
     if position["o"] != "search" or isinstance(score, bool) or not isinstance(score, int | float):
+        raise _bad_cursor()
+    # Refuses an int too large for a float (10**400) and JSON's NaN and infinities (1e400) too.
+    if not -_MAX_SCORE <= score <= _MAX_SCORE:
         raise _bad_cursor()
     return float(score), _cursor_time(position["t"]), _cursor_id(position["i"])
 
