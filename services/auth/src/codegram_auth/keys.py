@@ -96,13 +96,18 @@ class SigningKeys:
         ).scalars()
         return {"keys": list(rows)}
 
-    async def sign_access_token(self, user_id: str, *, issuer: str, audience: str, ttl: int) -> str:
+    async def sign_access_token(
+        self, user_id: str, *, session_id: str, issuer: str, audience: str, ttl: int
+    ) -> str:
+        """`sid` names the sign-in session (the refresh-token family) the token was issued in, so
+        what the token opened can be closed when that session ends."""
         kid, key = await self.current()
         now = int(time.time())
         claims = {
             "iss": issuer,
             "aud": audience,
             "sub": user_id,
+            "sid": session_id,
             "iat": now,
             "nbf": now,
             "exp": now + ttl,

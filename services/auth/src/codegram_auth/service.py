@@ -33,6 +33,7 @@ from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 SIGNED_IN = "codegram.auth.user.signed_in"
+SESSION_REVOKED = "codegram.auth.session.revoked"
 _STATE_PREFIX = "auth:oauth-state:"
 
 
@@ -99,7 +100,7 @@ class AuthService:
         user, created = await self._upsert_user(identity)
         user_id = UUID(user.id)
         await self._keep_github_token(user_id, identity)
-        refresh = await self.refresh_tokens.issue(user_id)
+        refresh, session_id = await self.refresh_tokens.issue(user_id)
         occurred = Timestamp()
         occurred.FromDatetime(datetime.now(UTC))
         await self.outbox.add(
@@ -108,7 +109,10 @@ class AuthService:
             auth_events.UserSignedIn(user_id=user.id, first_sign_in=created, occurred_at=occurred),
         )
         return TokenPair(
-            await self._access_token(user.id), refresh, self.settings.access_token_ttl_seconds, user
+            await self._access_token(user.id, session_id),
+            refresh,
+            self.settings.access_token_ttl_seconds,
+            user,
         )
 
     async def _upsert_user(self, identity: GitHubIdentity) -> tuple[users_pb2.User, bool]:
@@ -149,9 +153,10 @@ class AuthService:
             .on_conflict_do_update(index_elements=[github_tokens.c.user_id], set_=values)
         )
 
-    async def _access_token(self, user_id: str) -> str:
+    async def _access_token(self, user_id: str, session_id: UUID) -> str:
         return await self.keys.sign_access_token(
             user_id,
+            session_id=str(session_id),
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             ttl=self.settings.access_token_ttl_seconds,
@@ -162,15 +167,33 @@ class AuthService:
         """A new pair, or None when the token is unknown, spent, revoked or expired. A spent token
         revokes its family, and that revocation must commit even though the caller gets a 401."""
         rotation = await self.refresh_tokens.rotate(token)
-        if rotation.user_id is None or rotation.new_token is None:
+        if rotation.reuse_detected and rotation.user_id is not None and rotation.family_id is not None:
+            await self._session_revoked(rotation.user_id, rotation.family_id, "reuse")
+        if rotation.user_id is None or rotation.family_id is None or rotation.new_token is None:
             return None
-        user_id = str(rotation.user_id)
         return TokenPair(
-            await self._access_token(user_id), rotation.new_token, self.settings.access_token_ttl_seconds
+            await self._access_token(str(rotation.user_id), rotation.family_id),
+            rotation.new_token,
+            self.settings.access_token_ttl_seconds,
         )
 
     async def logout(self, token: str, user_id: str) -> None:
-        await self.refresh_tokens.revoke_family_of(token, UUID(user_id))
+        uid = UUID(user_id)
+        family = await self.refresh_tokens.revoke_family_of(token, uid)
+        if family is not None:
+            await self._session_revoked(uid, family, "logout")
+
+    async def _session_revoked(self, user_id: UUID, session_id: UUID, reason: str) -> None:
+        """Told in the revoking transaction, so the sockets of that session close (social)."""
+        occurred = Timestamp()
+        occurred.FromDatetime(datetime.now(UTC))
+        await self.outbox.add(
+            self.session,
+            SESSION_REVOKED,
+            auth_events.SessionRevoked(
+                user_id=str(user_id), session_id=str(session_id), reason=reason, occurred_at=occurred
+            ),
+        )
 
     # -- keys and custody ------------------------------------------------------------------------
     async def jwks(self) -> dict[str, Any]:

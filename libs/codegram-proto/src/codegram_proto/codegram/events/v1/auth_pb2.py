@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,codegram_proto/codegram/events/v1/auth.proto\x12\x12\x63odegram.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n\x0cUserSignedIn\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\rfirst_sign_in\x18\x02 \x01(\x08\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,codegram_proto/codegram/events/v1/auth.proto\x12\x12\x63odegram.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n\x0cUserSignedIn\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\rfirst_sign_in\x18\x02 \x01(\x08\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x0eSessionRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,4 +35,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USERSIGNEDIN']._serialized_start=101
   _globals['_USERSIGNEDIN']._serialized_end=204
+  _globals['_SESSIONREVOKED']._serialized_start=206
+  _globals['_SESSIONREVOKED']._serialized_end=324
 # @@protoc_insertion_point(module_scope)

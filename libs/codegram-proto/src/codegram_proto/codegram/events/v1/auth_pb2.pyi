@@ -15,3 +15,15 @@ class UserSignedIn(_message.Message):
     first_sign_in: bool
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, user_id: _Optional[str] = ..., first_sign_in: bool = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SessionRevoked(_message.Message):
+    __slots__ = ("user_id", "session_id", "reason", "occurred_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    session_id: str
+    reason: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
