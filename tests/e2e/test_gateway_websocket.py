@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import nats
 import pytest
+from nats.aio.msg import Msg
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from codegram_devstack.fleet import RunningFleet
+from codegram_devstack.engines import free_port
+from codegram_devstack.fleet import RunningFleet, wait_ready
+from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
 from codegram_social.realtime import PUSH_SUBJECT
 
 
@@ -142,3 +150,171 @@ async def test_a_user_holds_at_most_the_cap_of_open_sockets(fleet: RunningFleet,
     finally:
         for ws in first:
             await ws.close()
+
+
+async def _close_of(ws: ClientConnection, within: float) -> tuple[int, str]:
+    """The code and reason the socket is closed with, waiting at most `within` seconds."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), within)
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_a_socket_is_closed_with_4401_when_its_token_expires(fleet: RunningFleet) -> None:
+    key = fleet.fleet.signing_key
+    lasting = await _open(_ws_url(fleet, f"?access_token={key.mint('ws-expiring')}"))
+    expiring = await _open(_ws_url(fleet, f"?access_token={key.mint('ws-expiring', ttl=3)}"))
+    try:
+        started = time.monotonic()
+        assert await _close_of(expiring, 10) == (4401, "token expired")
+        assert 1 < time.monotonic() - started < 8
+        await lasting.send(json.dumps({"type": "ping"}))  # the user's other token still holds
+        assert json.loads(await asyncio.wait_for(lasting.recv(), 5)) == {"type": "pong"}
+    finally:
+        await lasting.close()
+
+
+def _sign_in(gateway_url: str, login: str) -> dict:
+    from tests.e2e.test_auth import sign_in
+
+    with httpx.Client(base_url=gateway_url + "/api/v1", timeout=15) as api:
+        return sign_in(api, login)
+
+
+async def test_logout_closes_the_sockets_of_that_session_only(fleet: RunningFleet, subscribe) -> None:
+    revocations = await subscribe("codegram.auth.session.revoked")
+    ended, kept = _sign_in(fleet.gateway_url, "linus-dev"), _sign_in(fleet.gateway_url, "linus-dev")
+    assert ended["user"]["id"] == kept["user"]["id"]
+    ended_sid = jwt.decode(ended["access_token"], options={"verify_signature": False})["sid"]
+    kept_sid = jwt.decode(kept["access_token"], options={"verify_signature": False})["sid"]
+    assert ended_sid != kept_sid
+    closing = await _open(_ws_url(fleet, f"?access_token={ended['access_token']}"))
+    staying = await _open(_ws_url(fleet, f"?access_token={kept['access_token']}"))
+    try:
+        async with httpx.AsyncClient(base_url=fleet.gateway_url + "/api/v1") as api:
+            # Logged out with the other session's access token: the refresh token names the session.
+            resp = await api.post(
+                "/auth/logout",
+                json={"refresh_token": ended["refresh_token"]},
+                headers={"Authorization": f"Bearer {kept['access_token']}"},
+            )
+        assert resp.status_code == 204, resp.text
+        started = time.monotonic()
+        assert await _close_of(closing, 5) == (4401, "session ended")
+        assert time.monotonic() - started < 5
+
+        await staying.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(staying.recv(), 5)) == {"type": "pong"}
+    finally:
+        await staying.close()
+
+    found = [_revocation(m) for m in await revocations(lambda m: _revocation(m).session_id == ended_sid)]
+    assert [(e.user_id, e.reason) for e in found] == [(ended["user"]["id"], "logout")]
+
+
+def _revocation(msg: Msg) -> auth_events.SessionRevoked:
+    event = auth_events.SessionRevoked()
+    event.ParseFromString(msg.data)
+    return event
+
+
+async def test_a_reused_refresh_token_ends_its_session_and_its_sockets(fleet: RunningFleet) -> None:
+    signed = _sign_in(fleet.gateway_url, "hubot")
+    async with httpx.AsyncClient(base_url=fleet.gateway_url + "/api/v1") as api:
+        rotated = await api.post("/auth/refresh", json={"refresh_token": signed["refresh_token"]})
+        assert rotated.status_code == 200, rotated.text
+        # The new access token belongs to the same session as the first.
+        claims = [
+            jwt.decode(t, options={"verify_signature": False})
+            for t in (signed["access_token"], rotated.json()["access_token"])
+        ]
+        assert claims[0]["sid"] == claims[1]["sid"]
+        ws = await _open(_ws_url(fleet, f"?access_token={rotated.json()['access_token']}"))
+        reused = await api.post("/auth/refresh", json={"refresh_token": signed["refresh_token"]})
+        assert reused.status_code == 401
+    assert await _close_of(ws, 5) == (4401, "session ended")
+
+
+class _NatsLink:
+    """A TCP relay between one process and NATS that the test can cut: that process loses NATS
+    while the rest of the fleet keeps it."""
+
+    def __init__(self, nats_url: str) -> None:
+        self.target = urlsplit(nats_url)
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.target.hostname, self.target.port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()  # reconnecting finds nobody listening
+        for writer in self.writers:
+            writer.close()
+
+
+@pytest.fixture
+async def social_behind_a_link(fleet: RunningFleet, tmp_path: Path) -> AsyncIterator[tuple[str, _NatsLink]]:
+    """One more social process, reaching NATS only through a link the test can cut."""
+    link = _NatsLink(fleet.fleet.nats_url)
+    spec = fleet.fleet.service_spec("social")
+    port = free_port()
+    env = {**spec.env, "HTTP_PORT": str(port), "GRPC_PORT": str(free_port()), "NATS_URL": await link.start()}
+    log = tmp_path / f"social-{port}.log"
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(*spec.command, env=env, stdout=out, stderr=out)
+    try:
+        exited = lambda _name: None if proc.returncode is None else log.read_text()  # noqa: E731
+        assert not await asyncio.to_thread(wait_ready, {"social": port}, 30, exited), log.read_text()
+        yield f"http://127.0.0.1:{port}", link
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+        await link.cut()
+
+
+async def _handshake(url: str) -> tuple[int, str] | None:
+    """None when the socket answers a ping, else the code and reason it was closed with."""
+    async with connect(url) as ws:
+        try:
+            await ws.send(json.dumps({"type": "ping"}))
+            await asyncio.wait_for(ws.recv(), 5)
+        except ConnectionClosed as closed:
+            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (1006, "")
+    return None
+
+
+async def test_without_nats_a_handshake_is_told_to_try_again_later(
+    fleet: RunningFleet, start_gateway, social_behind_a_link: tuple[str, _NatsLink]
+) -> None:
+    social_url, link = social_behind_a_link
+    gw = await asyncio.to_thread(start_gateway, SOCIAL_HTTP_URL=social_url)
+    url = (
+        gw.replace("http", "ws", 1) + f"/api/v1/ws?access_token={fleet.fleet.signing_key.mint('ws-no-nats')}"
+    )
+    assert await _handshake(url) is None  # with NATS, the same handshake succeeds
+
+    await link.cut()
+    outcome = None
+    for _ in range(50):  # until the service has noticed
+        outcome = await _handshake(url)
+        if outcome is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert outcome == (1013, "try again later")

@@ -45,6 +45,8 @@ STRIPPED_REQUEST_HEADERS = frozenset(
     {"x-user-id", "x-forwarded-user", "x-internal-auth", "x-request-id", "x-forwarded-for", "forwarded"}
 )
 _HOP_BY_HOP_BYTES = frozenset(h.encode() for h in HOP_BY_HOP) | {b"x-request-id"}
+# A service's HTTP refusal of a WebSocket handshake, as the close code the client gets.
+_HANDSHAKE_REFUSALS = {401: 4401, 403: 4401, 429: 4429, 502: 1013, 503: 1013, 504: 1013}
 # WebSocket handshake fields that aiohttp writes for the upstream leg itself.
 _WEBSOCKET_OWN = frozenset(
     {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
@@ -228,13 +230,13 @@ class Upstreams:
                 timeout=aiohttp.ClientWSTimeout(ws_close=5),
             )
         except aiohttp.WSServerHandshakeError as exc:
-            # The service refused the handshake (its own token check, for one).
-            code = 4401 if exc.status in (401, 403) else 1011
-            await send({"type": "websocket.close", "code": code})
+            # The service refused the handshake itself (it accepts and closes with a code instead,
+            # so this is a proxy or an older service in between): said in the client's terms.
+            await _accept_and_close(send, _HANDSHAKE_REFUSALS.get(exc.status, 1011))
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("websocket upstream unavailable", extra={"service": service, "error": describe(exc)})
-            await send({"type": "websocket.close", "code": 1013})  # try again later
+            await _accept_and_close(send, 1013, "try again later")
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
         to_service = asyncio.create_task(_client_to_service(receive, upstream))
@@ -262,13 +264,28 @@ async def _client_to_service(receive: Receive, upstream: aiohttp.ClientWebSocket
 
 
 async def _service_to_client(upstream: aiohttp.ClientWebSocketResponse, send: Send) -> None:
-    async for message in upstream:
+    reason = ""
+    while True:
+        message = await upstream.receive()
         if message.type == aiohttp.WSMsgType.TEXT:
             await send({"type": "websocket.send", "text": message.data})
         elif message.type == aiohttp.WSMsgType.BINARY:
             await send({"type": "websocket.send", "bytes": message.data})
+        elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+            reason = message.extra if message.type == aiohttp.WSMsgType.CLOSE and message.extra else ""
+            break
+        elif message.type == aiohttp.WSMsgType.ERROR:
+            break
+    # The service's own code and reason (4401 "token expired", 1013 "try again later") reach the
+    # client as they were; a connection lost without a close frame is the gateway's 1011.
     code = upstream.close_code if upstream.close_code and upstream.close_code != 1006 else 1011
-    await send({"type": "websocket.close", "code": code})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def _accept_and_close(send: Send, code: int, reason: str = "") -> None:
+    # Browsers cannot read the status of a refused handshake, only a close code after accepting.
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def _declares_body(scope: Scope) -> bool:
