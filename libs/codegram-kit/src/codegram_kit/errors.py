@@ -61,6 +61,16 @@ class GatewayTimeout(DomainError):
 class Unavailable(DomainError):
     status, code, default_message = 503, "SERVICE_UNAVAILABLE", "service unavailable"
 
+    def __init__(
+        self,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after  # seconds, sent as Retry-After (RFC 9110 10.2.3)
+
 
 _CODES_BY_STATUS = {
     400: "VALIDATION_ERROR",
@@ -109,7 +119,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -70,7 +70,9 @@ class ServiceRuntime:
         if uses_redis:
             if not settings.redis_url:
                 raise ValueError(f"{settings.service_name} needs REDIS_URL")
-            self.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            # Short: a request that needs Redis answers 503 at once when it is down or hung, rather
+            # than holding the client (the keys it serves are small and local).
+            self.redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     def channel(self, target: str) -> aio.Channel:
         """One long-lived gRPC channel per target (deadline, request id and trace on every call)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import StatusCode, aio
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,8 @@ from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
+log = logging.getLogger(__name__)
+
 SIGNED_IN = "codegram.auth.user.signed_in"
 SESSION_REVOKED = "codegram.auth.session.revoked"
 _STATE_PREFIX = "auth:oauth-state:"
@@ -41,6 +45,16 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(
         message, [{"field": field, "in": "body" if field != "redirect_uri" else "query", "message": message}]
     )
+
+
+# When Redis, which holds the OAuth state, cannot be reached: how soon a client may try again.
+STATE_STORE_RETRY_AFTER_SECONDS = 5
+
+
+def _state_store_down(exc: Exception) -> Unavailable:
+    # A warning, not a traceback: an outage of a dependency is an answer (503), not a bug.
+    log.warning("oauth state store unreachable", extra={"error": repr(exc)})
+    return Unavailable("sign-in is unavailable for a moment", retry_after=STATE_STORE_RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,10 @@ class AuthService:
         verifier = secrets.token_urlsafe(64)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
         record = json.dumps({"redirect_uri": redirect_uri, "code_verifier": verifier})
-        await self.redis.set(_STATE_PREFIX + state, record, ex=self.settings.oauth_state_ttl_seconds)
+        try:
+            await self.redis.set(_STATE_PREFIX + state, record, ex=self.settings.oauth_state_ttl_seconds)
+        except (RedisError, OSError) as exc:
+            raise _state_store_down(exc) from exc
         return self.github.authorize_url(
             state=state, redirect_uri=redirect_uri, code_challenge=challenge
         ), state
@@ -90,7 +107,10 @@ class AuthService:
     async def callback(self, code: str, state: str) -> TokenPair:
         assert self.redis is not None
         # GETDEL consumes the state atomically: a replay, even a concurrent one, finds nothing.
-        raw = await self.redis.getdel(_STATE_PREFIX + state)
+        try:
+            raw = await self.redis.getdel(_STATE_PREFIX + state)
+        except (RedisError, OSError) as exc:
+            raise _state_store_down(exc) from exc
         if raw is None:
             raise _invalid("state", "unknown, used or expired state")
         pending = json.loads(raw)
