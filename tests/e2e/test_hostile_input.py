@@ -128,6 +128,11 @@ async def test_nul_characters_are_400_in_paths_queries_and_bodies(fleet: Running
                 _refused(resp, 400, "VALIDATION_ERROR", f"{door} {body!r}")
             assert client.get(f"{api}/users/me", headers=who.auth).json()["bio"] == "fine"
 
+        # The gateway's own search, which fans the query out to the content services.
+        search = fleet.gateway_url + "/api/v1/search"
+        assert client.get(search, params={"q": "fine"}).status_code == 200
+        _refused(client.get(search, params={"q": "fi\x00ne"}), 400, "VALIDATION_ERROR", "search")
+
         snippets = fleet.gateway_url + "/api/v1/snippets"
         made = client.post(snippets, headers=who.auth, json={"title": "fine", "code": "x = 1"})
         assert made.status_code == 201, made.text
