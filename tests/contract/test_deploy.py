@@ -52,3 +52,17 @@ def test_containers_run_restricted() -> None:
             assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
             assert ctx["capabilities"]["drop"] == ["ALL"]
             assert {"readinessProbe", "livenessProbe", "resources"} <= set(container)
+
+
+def test_jobs_run_restricted() -> None:
+    migrate = _load(K8S / "template" / "migrate-job.yaml")["spec"]["template"]["spec"]
+    rotation = _load(K8S / "base" / "key-rotation" / "cronjob.yaml")["spec"]["jobTemplate"]["spec"]
+    for pod in (migrate, rotation["template"]["spec"]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
+            assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert "resources" in container
