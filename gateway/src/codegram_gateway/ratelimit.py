@@ -38,7 +38,10 @@ LIMITED = Counter("codegram_gateway_rate_limited_total", "Requests refused with 
 SYNC_ERRORS = Counter("codegram_gateway_rate_limit_sync_errors_total", "Failed Redis syncs or checks")
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*$")
+# Matched against the stripped text. Anchored, and the optional count is "digits then spaces"
+# so that no two space runs are adjacent: linear whatever the text (`1/` and a long run of tabs
+# would otherwise backtrack quadratically).
+_RATE = re.compile(r"^(\d+)\s*/\s*(?:(\d+)\s*)?(second|minute|hour|day)s?$")
 
 # Atomic sliding-window check-and-count: KEYS current and previous window, ARGV limit, weight of
 # the previous window, ttl in ms. Answers {admitted, current count, previous count}.
@@ -63,7 +66,7 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> Rate:
-        match = _RATE.match(text)
+        match = _RATE.fullmatch(text.strip())
         if not match or int(match.group(1)) < 1:
             raise ValueError(f"a rate is like '120/minute', not {text!r}")
         count = int(match.group(2) or 1)
