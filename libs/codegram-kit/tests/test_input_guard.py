@@ -108,3 +108,9 @@ def test_an_escaped_backslash_before_u0000_is_no_nul() -> None:
     assert has_json_nul_escape(b'"\\\\\\u0000"')  # a backslash, then NUL
     assert not has_json_nul_escape(b'"u0000 \\u0001"')
     assert has_json_nul_escape(b'"u0000 \\u0000"')
+
+
+def test_the_refused_body_fields_are_named_as_the_framework_names_them() -> None:
+    content = b'{"text": "a\\u0000", "tags": ["ok", "b\\u0000"], "meta": {"k\\u0000": 1}}'
+    resp = _client().post("/items", content=content, headers={"content-type": "application/json"})
+    assert [d["field"] for d in resp.json()["error"]["details"]] == ["text", "tags.1", "meta.k"]

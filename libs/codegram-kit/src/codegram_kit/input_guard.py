@@ -7,6 +7,8 @@ endpoint has to remember it.
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +17,7 @@ from codegram_kit.errors import error_response
 
 NUL_MESSAGE = "NUL characters are not allowed"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_BODY_DETAILS = 20
 
 
 def _detail(field: str, where: str) -> dict[str, str]:
@@ -26,6 +29,31 @@ def _query_details(query: bytes) -> list[dict[str, str]]:
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
     named = [_detail(name.replace("\x00", ""), "query") for name, value in pairs if "\x00" in name + value]
     return named or [_detail("query", "query")]
+
+
+def _body_details(body: bytes, is_json: bool) -> list[dict[str, str]]:
+    """Only for a body already known to hold a NUL: the JSON fields that do, named as the
+    framework names a body field ("title", "tags.0"), or the body as a whole."""
+    try:
+        # Not strict, so that a raw NUL inside a string is found in its field too.
+        document = json.loads(body, strict=False) if is_json else None
+    except (ValueError, RecursionError):
+        document = None
+    details: list[dict[str, str]] = []
+    stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
+    while stack and len(details) < _MAX_BODY_DETAILS:
+        value, path = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            details.append(_detail(".".join(path) or "body", "body"))
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                named = (*path, key.replace("\x00", ""))
+                if "\x00" in key:
+                    details.append(_detail(".".join(named), "body"))
+                stack.append((item, named))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, str(i))) for i, item in reversed(list(enumerate(value))))
+    return details or [_detail("body", "body")]
 
 
 def _is_json(scope: Scope) -> bool:
@@ -81,10 +109,10 @@ class NulGuardMiddleware:
             await self.app(scope, receive, send)
             return
         messages, body = await _read_body(receive)
-        if b"\x00" in body or (_is_json(scope) and has_json_nul_escape(body)):
-            await error_response(400, "VALIDATION_ERROR", NUL_MESSAGE, [_detail("body", "body")])(
-                scope, receive, send
-            )
+        is_json = _is_json(scope)
+        if b"\x00" in body or (is_json and has_json_nul_escape(body)):
+            details = _body_details(body, is_json)
+            await error_response(400, "VALIDATION_ERROR", NUL_MESSAGE, details)(scope, receive, send)
             return
         await self.app(scope, _replay(messages, receive), send)
 
