@@ -13,7 +13,8 @@ from codegram_kit.user_views import GitHubSummary, UserRead, UserStats
 
 __all__ = ["GitHubSummary", "UserMe", "UserRead", "UserStats", "UserUpdate"]
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Linear on any text: the domain is read up to its first dot after one character, never re-split.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s][^@\s.]*+\.[^@\s]++$")
 
 
 def _website(value: str | None) -> str | None:
