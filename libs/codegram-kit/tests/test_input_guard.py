@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import Request
+from fastapi import Request, WebSocket
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from starlette.websockets import WebSocketDisconnect
 
 from codegram_kit.http import create_app
 from codegram_kit.input_guard import has_json_nul_escape
@@ -29,6 +30,12 @@ def _client() -> TestClient:
     async def create(body: Body) -> dict[str, str]:
         reached.append(body.text)
         return {"text": body.text}
+
+    @app.websocket("/ws/{name}")
+    async def socket(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        await websocket.send_text(name)
+        await websocket.close()
 
     @app.put("/raw")
     async def raw(request: Request) -> dict[str, int]:
@@ -114,3 +121,13 @@ def test_the_refused_body_fields_are_named_as_the_framework_names_them() -> None
     content = b'{"text": "a\\u0000", "tags": ["ok", "b\\u0000"], "meta": {"k\\u0000": 1}}'
     resp = _client().post("/items", content=content, headers={"content-type": "application/json"})
     assert [d["field"] for d in resp.json()["error"]["details"]] == ["text", "tags.1", "meta.k"]
+
+
+def test_a_websocket_with_a_nul_in_its_path_or_query_is_closed_before_accepting() -> None:
+    client = _client()
+    with client.websocket_connect("/ws/fine") as ws:
+        assert ws.receive_text() == "fine"
+    for url in ("/ws/a%00", "/ws/fine?access_token=%00"):
+        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url):
+            pass
+        assert closed.value.code == 1008
