@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -78,3 +79,36 @@ def test_unknown_names_are_refused(given: str) -> None:
 
 def test_every_alias_points_into_the_canonical_set() -> None:
     assert set(languages.ALIASES.values()) <= languages.CANONICAL
+
+
+HOSTILE = [
+    "\n" * 100_000 + "x",
+    " \n" * 50_000 + "x",
+    "\r\n" * 50_000 + "x",
+    " " * 100_000 + "x",
+    "\t" * 100_000,
+    "function" + " " * 100_000 + "x",
+    "def f(" + ")" * 100_000,
+    "if " * 33_000,
+    "fn a<" * 20_000,
+    "<img" * 25_000,
+    "x = 1\n" + "\n" * 100_000 + "def f():\n    pass\n",
+]
+
+
+@pytest.mark.parametrize("code", HOSTILE, ids=lambda code: repr(code[:12]))
+def test_detection_is_bounded_work_on_hostile_code(code: str) -> None:
+    # CPU time, so a busy machine does not fail it: tens of milliseconds, where backtracking
+    # patterns took seconds to minutes on the first of these.
+    start = time.process_time()
+    languages.detect(code)
+    assert time.process_time() - start < 1.0
+
+
+def test_detection_reads_a_bounded_head_from_the_first_line_that_is_not_blank() -> None:
+    assert languages.head("\n\n \n  def f():\r\n    pass\r\n") == "  def f():\n    pass\n"
+    assert len(languages.head("x" * 100_000)) == 8000
+    assert languages.head("a\n" * 10_000).count("\n") < 400
+    # Leading blank lines say nothing: the code after them is detected as it would be alone.
+    code = "import os\n\ndef main(argv):\n    return os.getcwd()\n"
+    assert languages.detect("\n" * 60_000 + code) == languages.detect(code) == "python"

@@ -64,53 +64,59 @@ _MI = re.MULTILINE | re.IGNORECASE
 
 # (language, pattern, weight): each pattern counts at most three times, so one long file of a
 # common construct cannot drown the distinctive ones.
+#
+# Every pattern must stay linear in the text (a match holds the GIL; `^\s*` under MULTILINE took
+# seconds on a run of newlines): indentation is `[ \t]*+`, never `\s*` that crosses lines; runs
+# that follow each other are possessive (`*+`, `++`) so they never re-split; `.*` appears only in
+# patterns anchored at a line start, and unanchored ones bound their spans (`.{0,200}`).
+# tests/contract/test_regex_linear.py times each pattern on adversarial text.
 _EVIDENCE: list[tuple[str, re.Pattern[str], float]] = [
     (lang, re.compile(pattern, flags), weight)
     for lang, pattern, flags, weight in [
-        ("python", r"^\s*def \w+\(.*\)\s*(->\s*[\w\[\], .]+)?:\s*$", _M, 3),
-        ("python", r"^\s*(from [\w.]+ import \w|import [\w.]+(\s+as \w+)?\s*$)", _M, 2),
-        ("python", r"^\s*(elif |except\b.*:|class \w+(\(.*\))?:\s*$|with .* as \w+:)", _M, 2),
+        ("python", r"^[ \t]*+def \w++\(.*\)[ \t]*+(->[ \t]*+[\w\[\], .]++)?:[ \t]*+$", _M, 3),
+        ("python", r"^[ \t]*+(from [\w.]++ import \w|import [\w.]++([ \t]++as \w++)?[ \t]*+$)", _M, 2),
+        ("python", r"^[ \t]*+(elif |except\b.*:|class \w++(\(.*\))?:[ \t]*+$|with .* as \w++:)", _M, 2),
         ("python", r"\bself\.\w+|__name__ == ['\"]__main__['\"]|\bNone\b|\bTrue\b|\bFalse\b", _M, 1),
-        ("python", r"^\s*(for \w+(, \w+)* in .*|if .*|while .*|else|try):\s*$", _M, 1.5),
-        ("python", r"^\s*@\w+(\.\w+)*(\(.*\))?\s*$", _M, 0.5),
+        ("python", r"^[ \t]*+(for \w++(, \w++)*+ in .*|if .*|while .*|else|try):[ \t]*+$", _M, 1.5),
+        ("python", r"^[ \t]*+@\w++(\.\w++)*+(\(.*\))?[ \t]*+$", _M, 0.5),
         ("javascript", r"\b(require\(['\"]|module\.exports|console\.log\()", _M, 2),
         ("javascript", r"\b(document|window)\.\w+|addEventListener\(", _M, 2),
         ("javascript", r"\b(const|let|var) \w+ = |=>|===|!==", _M, 1),
-        ("javascript", r"\bfunction\s*\w*\s*\([^:)]*\)\s*\{|\basync function\b|\.then\(", _M, 1),
-        ("typescript", r"\b\w+\??\s*:\s*(string|number|boolean|any|void|unknown|never)(\[\])?\s*[,;)=|{]", _M, 3),
-        ("typescript", r"^\s*(export\s+)?(interface \w+(<.*>)?\s*(extends [\w<>, ]+)?\s*\{|type \w+(<.*>)? = )", _M, 3),
-        ("typescript", r"\b(private|public|readonly) \w+\s*:|\bas const\b|\benum \w+ \{|<\w+>\(|\): Promise<", _M, 2),
-        ("go", r"^package \w+\s*$", _M, 3),
+        ("javascript", r"\bfunction\s*+(\w++\s*+)?\([^:)]{0,200}\)\s*+\{|\basync function\b|\.then\(", _M, 1),
+        ("typescript", r"\b\w++\??[ \t]*+:[ \t]*+(string|number|boolean|any|void|unknown|never)(\[\])?\s*+[,;)=|{]", _M, 3),
+        ("typescript", r"^[ \t]*+(export[ \t]++)?(interface \w++(<.*>)?[ \t]*+(extends [\w<>, ]++)?[ \t]*+\{|type \w++(<.*>)? = )", _M, 3),
+        ("typescript", r"\b(private|public|readonly) \w++[ \t]*+:|\bas const\b|\benum \w++ \{|<\w++>\(|\): Promise<", _M, 2),
+        ("go", r"^package \w++[ \t]*+$", _M, 3),
         ("go", r"^func (\(\w+ \*?\w+\) )?\w+\(|\bfunc\(", _M, 3),
         ("go", r":= |\bfmt\.\w+\(|\berr != nil\b|^import \($|\bchan \w+|\bgo func\b|\bdefer \w+", _M, 2),
-        ("rust", r"\bfn \w+(<.*>)?\(|\blet mut \b|\bimpl(<.*>)? \w+|\bpub (fn|struct|enum|mod)\b", _M, 3),
+        ("rust", r"\bfn \w++(<.{0,200}>)?\(|\blet mut \b|\bimpl(<.{0,200}>)? \w|\bpub (fn|struct|enum|mod)\b", _M, 3),
         ("rust", r"\b(println|vec|format|macro_rules|assert_eq|panic)!|\buse (std|crate)::|&mut |&self\b", _M, 3),
         ("rust", r"\b(Option|Result|Vec|Box|Some|Ok|Err)(<|\()|\bmatch \w+ \{|=> \{?", _M, 1),
         ("java", r"\bpublic static void main\(String|System\.(out|err)\.print|\bimport java\.", _M, 4),
-        ("java", r"^\s*(public|private|protected)\s+(static\s+)?(final\s+)?(class|interface|enum|void|[\w<>\[\]]+ \w+\()", _M, 2),
-        ("java", r"@Override|\bthrows \w+|^package [\w.]+;\s*$|\bnew \w+(<.*>)?\(.*\);|\bString\[\]", _M, 2),
+        ("java", r"^[ \t]*+(public|private|protected)[ \t]++(static[ \t]++)?(final[ \t]++)?(class|interface|enum|void|[\w<>\[\]]++ \w++\()", _M, 2),
+        ("java", r"@Override|\bthrows \w|^package [\w.]++;[ \t]*+$|\bnew \w++(<.{0,200}>)?\(.{0,200}\);|\bString\[\]", _M, 2),
         ("c", r"#include <(stdio|stdlib|string|unistd|stdint|math|errno|assert|ctype|time)\.h>", _M, 4),
         ("c", r"\b(printf|fprintf|malloc|calloc|free|memcpy|strcmp|strlen|scanf)\(|\btypedef struct\b", _M, 2),
-        ("c", r"^\s*(int|void|char|static|unsigned|long|double)\s+\*?\w+\(.*\)\s*\{?\s*$|\bNULL\b|\bchar \*", _M, 1),
+        ("c", r"^[ \t]*+(int|void|char|static|unsigned|long|double)[ \t]++\*?\w++\(.*\)[ \t]*+(\{[ \t]*+)?$|\bNULL\b|\bchar \*", _M, 1),
         ("cpp", r"#include <(iostream|vector|string|map|unordered_map|memory|algorithm|set|fstream|thread)>", _M, 4),
         ("cpp", r"\bstd::|\busing namespace \w+;|\btemplate\s*<|\bnullptr\b|\bstd::(cout|endl)", _M, 3),
         ("cpp", r"\b(cout|cin|endl)\b|\bnamespace \w+ \{|\bauto& |\bconst \w+&|\bclass \w+ : public\b|::\w+\(", _M, 2),
         ("ruby", r"\.each(_with_index)? do \|\w+(, \w+)*\||\bdo \|\w+(, \w+)*\||\battr_(accessor|reader|writer)\b", _M, 3),
-        ("ruby", r"^\s*(def \w+[?!]?(\(.*\))?|elsif .*|unless .*|class \w+ < \w+|module \w+)\s*$", _M, 2.5),
-        ("ruby", r"^\s*end\s*$|^\s*(puts|require|require_relative) |\b\w+\.nil\?|:\w+ => |#\{", _M, 1.5),
+        ("ruby", r"^[ \t]*+(elsif |unless |(def \w++[?!]?(\(.*\))?|class \w++ < \w++|module \w++)[ \t]*+$)", _M, 2.5),
+        ("ruby", r"^[ \t]*+end[ \t]*+$|^[ \t]*+(puts|require|require_relative) |\b\w++\.nil\?|:\w++ => |#\{", _M, 1.5),
         ("php", r"<\?php", _M, 8),
         ("php", r"\$this->|\$\w+->\w+\(|\bpublic function\b|\bfunction \w+\(\$|^namespace [\w\\]+;|^use [\w\\]+;", _M, 3),
-        ("php", r"\$\w+\s*(=|->|\[)|\becho \$|\barray\(|=> \$", _M, 1.5),
-        ("sql", r"^\s*(SELECT\b.+\bFROM\b|INSERT INTO\b|UPDATE \w+ SET\b|DELETE FROM\b|CREATE (TABLE|INDEX|VIEW|UNIQUE INDEX)\b|ALTER TABLE\b|WITH \w+ AS \()", _MI, 4),
+        ("php", r"\$\w++\s*+(=|->|\[)|\becho \$|\barray\(|=> \$", _M, 1.5),
+        ("sql", r"^[ \t]*+(SELECT\b.+\bFROM\b|INSERT INTO\b|UPDATE \w++ SET\b|DELETE FROM\b|CREATE (TABLE|INDEX|VIEW|UNIQUE INDEX)\b|ALTER TABLE\b|WITH \w++ AS \()", _MI, 4),
         ("sql", r"\b(INNER |LEFT |RIGHT )?JOIN \w+( \w+)? ON\b|\bGROUP BY\b|\bORDER BY\b|\bPRIMARY KEY\b|\bNOT NULL\b|\bVARCHAR\(", _MI, 2),
-        ("sql", r"^\s*(SELECT|FROM|WHERE|AND|OR|LIMIT|HAVING|VALUES)\b", _MI, 1),
-        ("shell", r"^#!\s*/(usr/)?bin/(env\s+)?(ba|z|k|da)?sh\b", _M, 10),
-        ("shell", r"^\s*(if \[\[? |fi\s*$|then\s*$|done\s*$|do\s*$|esac\s*$|export \w+=|set -[euxo]+|local \w+=)", _M, 2.5),
-        ("shell", r"^\s*(sudo |apt(-get)? |brew |npm |pip3? |cd |mkdir |rm -|curl |wget |git |docker |chmod |echo |source )", _M, 2),
-        ("shell", r"\| (grep|awk|sed|xargs|sort|uniq|head|tail|wc|cut)\b|\$\(|\$\{?\w+\}?|2>&1|>\s*/dev/null|\s&&\s", _M, 1),
+        ("sql", r"^[ \t]*+(SELECT|FROM|WHERE|AND|OR|LIMIT|HAVING|VALUES)\b", _MI, 1),
+        ("shell", r"^#![ \t]*+/(usr/)?bin/(env[ \t]++)?(ba|z|k|da)?sh\b", _M, 10),
+        ("shell", r"^[ \t]*+(if \[\[? |(fi|then|done|do|esac)[ \t]*+$|export \w++=|set -[euxo]|local \w++=)", _M, 2.5),
+        ("shell", r"^[ \t]*+(sudo |apt(-get)? |brew |npm |pip3? |cd |mkdir |rm -|curl |wget |git |docker |chmod |echo |source )", _M, 2),
+        ("shell", r"\| (grep|awk|sed|xargs|sort|uniq|head|tail|wc|cut)\b|\$\(|\$\{?\w++\}?|2>&1|>\s*+/dev/null|\s&&\s", _M, 1),
         ("html", r"<!DOCTYPE html>|<html[\s>]", _MI, 8),
         ("html", r"</(div|p|span|body|head|ul|ol|li|a|table|tr|td|section|header|footer|nav|form|button|h[1-6])>", _MI, 2),
-        ("html", r"<(meta|link|img|input|br)\b[^>]*/?>|<(div|p|span|a|ul|li|body|head|title)( [\w-]+=\"[^\"]*\")*>", _MI, 1),
+        ("html", r"<(meta|link|img|input|br)\b[^>]{0,500}>|<(div|p|span|a|ul|li|body|head|title)( [\w-]++=\"[^\"]{0,500}\")*+>", _MI, 1),
     ]
 ]  # fmt: skip
 
@@ -122,8 +128,10 @@ _SHEBANGS = [
     (re.compile(r"^#!.*\b(ba|z|k|da)?sh\b"), "shell"),
 ]
 
-# How far into the code detection looks: enough to decide, bounded work on a 100 KiB snippet.
+# What detection reads: from the first line that is not blank, this many lines and characters at
+# most. Enough to decide, and bounded work whatever the snippet (100 KiB of newlines included).
 _DETECT_CHARS = 8000
+_DETECT_LINES = 400
 _PYGMENTS_WEIGHT = 2.5
 # Pygments runs every lexer's analyser over its input: a shorter head keeps it near 50 ms at worst.
 _PYGMENTS_CHARS = 2000
@@ -133,12 +141,26 @@ _MIN_SCORE = 2.0
 _DECISIVE = 5.0
 
 
+def head(code: str) -> str:
+    """The part of `code` detection reads, with `\\r\\n` and `\\r` line ends read as `\\n`.
+
+    Leading blank lines are skipped (they say nothing, and a snippet may be little else). Every
+    evidence pattern is linear in what it reads (the patterns avoid nested or adjacent
+    repetitions that backtrack; tests/contract/test_regex_linear.py holds them to it), and this
+    bounds what that is.
+    """
+    first = len(code) - len(code.lstrip())
+    start = max(code.rfind("\n", 0, first), code.rfind("\r", 0, first)) + 1
+    text = code[start : start + _DETECT_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(text.split("\n", _DETECT_LINES)[:_DETECT_LINES])
+
+
 def scores(code: str) -> dict[str, float]:
     """The heuristic evidence for each language (Pygments' guess excluded)."""
-    head = code[:_DETECT_CHARS]
+    text = head(code)
     result: dict[str, float] = {}
     for lang, pattern, weight in _EVIDENCE:
-        hits = sum(1 for _ in zip(range(3), pattern.finditer(head), strict=False))
+        hits = sum(1 for _ in zip(range(3), pattern.finditer(text), strict=False))
         if hits:
             result[lang] = result.get(lang, 0.0) + weight * hits
     # TypeScript is JavaScript with types: its JavaScript evidence counts for it too.
@@ -152,7 +174,7 @@ def scores(code: str) -> dict[str, float]:
 
 def pygments_guess(code: str) -> str | None:
     try:
-        lexer = guess_lexer(code[:_PYGMENTS_CHARS])
+        lexer = guess_lexer(head(code)[:_PYGMENTS_CHARS])
     except ClassNotFound:
         return None
     return _first_canonical([lexer.name, *lexer.aliases])
@@ -168,16 +190,17 @@ def _first_canonical(names: Iterable[str]) -> str | None:
 
 def detect(code: str) -> str:
     """The canonical language of `code`, or "text" when nothing gives it away."""
-    first_line = code.lstrip()[:200].split("\n", 1)[0]
+    text = head(code)
+    first_line = text.lstrip()[:200].split("\n", 1)[0]
     for pattern, lang in _SHEBANGS:
         if pattern.match(first_line):
             return lang
-    evidence = scores(code)
+    evidence = scores(text)
     ranked = sorted(evidence.values(), reverse=True)
     decisive = bool(ranked) and ranked[0] >= _DECISIVE and (len(ranked) == 1 or ranked[0] - ranked[1] >= 2)
     if not decisive:
         # Pygments tries every lexer it has (tens of milliseconds): only asked when in doubt.
-        guess = pygments_guess(code)
+        guess = pygments_guess(text)
         if guess is not None and guess != TEXT:
             evidence[guess] = evidence.get(guess, 0.0) + _PYGMENTS_WEIGHT
     if not evidence:
