@@ -9,6 +9,7 @@ are columns kept from its events, `liked_by_me` will come from one batched call 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -36,9 +37,13 @@ MAX_BATCH = 500
 class ContentRepository(Protocol[ItemT, FiltersT_contra]):
     async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None: ...
 
+    async def committed(self, item_id: UUID) -> ItemT | None: ...
+
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]: ...
 
-    async def update(self, current: ItemT, changes: dict[str, Any]) -> ItemT: ...
+    async def search_vector_after(self, current: ItemT, changes: dict[str, Any]) -> Any | None: ...
+
+    async def update(self, current: ItemT, changes: dict[str, Any], search: Any | None = None) -> ItemT: ...
 
     async def delete(self, item_id: UUID) -> None: ...
 
@@ -111,9 +116,16 @@ class ContentService(Generic[ItemT, FiltersT]):
     def _not_found(self) -> NotFound:
         return NotFound(f"{self.noun} not found")
 
-    async def _visible(self, raw_id: str, viewer: UUID | None, *, for_update: bool = False) -> ItemT:
+    async def _visible(
+        self, raw_id: str, viewer: UUID | None, *, for_update: bool = False, committed: bool = False
+    ) -> ItemT:
         item_id = parse_id(raw_id)
-        item = await self.repo.by_id(item_id, for_update=for_update) if item_id else None
+        item = None
+        if item_id is not None:
+            if committed:
+                item = await self.repo.committed(item_id)
+            else:
+                item = await self.repo.by_id(item_id, for_update=for_update)
         if item is None or not item.visible_to(viewer):
             raise self._not_found()  # a private item is as absent as a missing one
         return item
@@ -180,10 +192,11 @@ class ContentService(Generic[ItemT, FiltersT]):
         await self.events.created(created)
         return (await self._with_authors([created]))[0]
 
-    async def _own(self, raw_id: str, viewer_id: str) -> ItemT:
-        """The item if the viewer wrote it: 404 when they cannot even see it, else 403."""
+    async def _own(self, raw_id: str, viewer_id: str, *, committed: bool = False) -> ItemT:
+        """The item if the viewer wrote it: 404 when they cannot even see it, else 403. Locked for
+        the unit of work, or (`committed`) read unlocked on a short connection of its own."""
         viewer = parse_id(viewer_id)
-        item = await self._visible(raw_id, viewer, for_update=True)
+        item = await self._visible(raw_id, viewer, for_update=not committed, committed=committed)
         if item.author_id != viewer:
             raise Forbidden(f"only the author may change this {self.noun}")
         return item
@@ -192,22 +205,37 @@ class ContentService(Generic[ItemT, FiltersT]):
         """The service's own fields that follow from a change (a detected language, rendered HTML)."""
         return changes
 
+    async def _prepare(self, current: ItemT, changes: dict[str, Any]) -> tuple[dict[str, Any], Any | None]:
+        """What differs from `current` once derived, and the search vector it needs (None: unchanged)."""
+        derived = await self._derive(current, dict(changes))
+        changed = {k: v for k, v in derived.items() if _differs(getattr(current, k), v)}
+        return changed, await self.repo.search_vector_after(current, changed)
+
     async def update(self, raw_id: str, viewer_id: str, fields: dict[str, Any]) -> Authored[ItemT]:
-        """Only the fields sent change; `description: null` clears it, `tags: null` empties them."""
-        current = await self._own(raw_id, viewer_id)
+        """Only the fields sent change; `description: null` clears it, `tags: null` empties them.
+
+        Everything that follows from the change (a detected language, rendered HTML, the search
+        terms) is worked out before the row is locked, from the item as last committed, read on a
+        connection of its own: that work can take a while, and holding the lock (and the unit of
+        work's pooled connection) meanwhile would queue every other write of the item and starve
+        the pool. If the item changed in between, it is worked out again under the lock.
+        """
         changes = dict(fields)
         if "description" in changes and changes["description"] is None:
             changes["description"] = ""
         if "tags" in changes:
             changes["tags"] = list(changes["tags"] or [])
-        changes = await self._derive(current, changes)
-        changed = {k: v for k, v in changes.items() if _differs(getattr(current, k), v)}
+        seen = await self._own(raw_id, viewer_id, committed=True)
+        changed, search = await self._prepare(seen, changes)
+        current = await self._own(raw_id, viewer_id)
+        if _inputs(current) != _inputs(seen):
+            changed, search = await self._prepare(current, changes)
         if not changed:
             return (await self._with_authors([current]))[0]
         visible_change = [k for k in changed if k not in self.bookkeeping]
         if visible_change:
             changed["updated_at"] = datetime.now(UTC)
-        item = await self.repo.update(current, changed)
+        item = await self.repo.update(current, changed, search)
         if visible_change:
             await self.events.updated(current, item, visible_change)
         return (await self._with_authors([item]))[0]
@@ -216,6 +244,11 @@ class ContentService(Generic[ItemT, FiltersT]):
         item = await self._own(raw_id, viewer_id)
         await self.repo.delete(item.id)
         await self.events.deleted(item)
+
+
+def _inputs(item: ContentItem) -> ContentItem:
+    """What derived fields follow from: everything but the counters the social service keeps."""
+    return dataclasses.replace(item, likes_count=0, comments_count=0)
 
 
 def _differs(current: Any, new: Any) -> bool:

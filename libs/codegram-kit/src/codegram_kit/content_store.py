@@ -187,19 +187,39 @@ class ContentRows(Generic[ItemT]):
         row = (await self.session.execute(query)).first()
         return self.item(row) if row else None
 
+    async def committed(self, item_id: UUID) -> ItemT | None:
+        """The item as last committed, read outside the unit of work on a short connection of its
+        own (returned to the pool at once): the unit of work takes its connection only at its first
+        statement, so slow work done after this read holds neither a lock nor a connection."""
+        query = sa.select(*self.all_columns).where(self.table.c.id == item_id)
+        async with AsyncSession(self.session.bind) as reader:
+            row = (await reader.execute(query)).first()
+        return self.item(row) if row else None
+
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]:
         if not ids:
             return []
         query = sa.select(*self.list_columns).where(self.table.c.id.in_(ids))
         return [self.item(r) for r in (await self.session.execute(query)).all()]
 
-    async def update(self, current: ItemT, changes: dict[str, Any]) -> ItemT:
+    async def search_vector_after(
+        self, current: ItemT, changes: dict[str, Any]
+    ) -> sa.ColumnElement[Any] | None:
+        """The search vector of `current` with `changes` applied; None when no searched field changes."""
+        if not any(f in changes for f in self.searched_fields):
+            return None
+        return await self._vector_of({f: changes.get(f, getattr(current, f)) for f in self.searched_fields})
+
+    async def update(
+        self, current: ItemT, changes: dict[str, Any], search: sa.ColumnElement[Any] | None = None
+    ) -> ItemT:
+        """Write `changes`, with `search` as the new vector (search_vector_after of the same
+        changes, worked out beforehand); built here when a searched field changes without one."""
         values = dict(changes)
-        if any(f in changes for f in self.searched_fields):
-            # The vector is rebuilt only when a searched field changes.
-            values["search"] = await self._vector_of(
-                {f: changes.get(f, getattr(current, f)) for f in self.searched_fields}
-            )
+        if search is None:
+            search = await self.search_vector_after(current, changes)
+        if search is not None:
+            values["search"] = search
         query = (
             sa.update(self.table)
             .where(self.table.c.id == current.id)

@@ -74,5 +74,6 @@ class SnippetService(ContentService[Snippet, ListFilters]):
 
 
 async def _detect(code: str) -> str:
-    # Detection can take a few hundred milliseconds of CPU on odd input: off the event loop.
+    # Detection reads a bounded head of the code, but Pygments' part can take tens of milliseconds
+    # of CPU on odd input: off the event loop.
     return await asyncio.to_thread(languages.detect, code)
