@@ -3,12 +3,15 @@ URLs), links with rel="nofollow noopener", fenced code highlighted with classes;
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import time
 from html.parser import HTMLParser
 
 import pytest
 
+from codegram_docs import rendering
 from codegram_docs.rendering import MAX_INLINE_RENDER_BYTES, plain, render, render_bounded, sanitise
 
 ATTACKS = [
@@ -137,6 +140,37 @@ def test_a_large_ordinary_page_renders_in_the_child_process() -> None:
     markdown = "# Big\n\n" + "Some *words* here.\n\n" * (MAX_INLINE_RENDER_BYTES // 10)
     html = render_bounded(markdown, 30.0)
     assert html.startswith("<h1>Big</h1>") and html.count("<em>words</em>") == MAX_INLINE_RENDER_BYTES // 10
+
+
+async def test_large_pages_render_a_bounded_number_at_once_within_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rendering, "MAX_CONCURRENT_RENDERS", 1)
+    running, most, lock = 0, 0, threading.Lock()
+    bounded = rendering.render_bounded
+
+    def counting(markdown: str, timeout: float) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return bounded(markdown, timeout)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(rendering, "render_bounded", counting)
+    slow = "[" * 300_000  # minutes to render whole
+    ordinary = "# Big\n\n" + "Some *words* here.\n\n" * (MAX_INLINE_RENDER_BYTES // 10)
+    started = time.monotonic()
+    pages = await asyncio.gather(*(rendering.render_async(slow, 2.0) for _ in range(3)))
+    # The deadline covers waiting for the slot: all three are shown plain, none took minutes.
+    assert time.monotonic() - started < 8
+    assert pages == [plain(slow)] * 3
+    assert most == 1
+    # The slot is free again for a page that renders in time.
+    assert (await rendering.render_async(ordinary, 30.0)).startswith("<h1>Big</h1>")
 
 
 def test_the_plain_fallback_is_escaped() -> None:

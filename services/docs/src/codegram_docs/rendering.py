@@ -13,14 +13,19 @@ Rendering is CPU-bound, and markdown-it-py is quadratic on some inputs (40,000 `
 take seconds, 512 KiB of them minutes), so the work is bounded: code blocks over the highlighting
 budget are shown plain, and a page over `MAX_INLINE_RENDER_BYTES` is rendered in a child process
 with a deadline (`render_bounded`); past it the child is killed and the page is shown as escaped
-preformatted text, so no input can hold a core for long.
+preformatted text, so no input can hold a core for long. At most `MAX_CONCURRENT_RENDERS` children
+run at once (`render`'s async door, `render_async`): a burst of large pages queues for a slot
+instead of taking every core from the requests, and the wait counts against the same deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
+import os
 import re
+import weakref
 from html import escape
 from multiprocessing.connection import Connection
 
@@ -57,12 +62,26 @@ LINK_REL = "nofollow noopener"
 # larger pages pay a few tens of milliseconds for a child process, to have a deadline.
 MAX_INLINE_RENDER_BYTES = 16 * 1024
 
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# Child renders at once per service process: half the CPUs it may use, so that the other half
+# keeps answering requests while large pages render (one on a 2-core machine).
+MAX_CONCURRENT_RENDERS = max(1, _usable_cpus() // 2)
+
 log = logging.getLogger(__name__)
 # forkserver, not fork: the service's process has gRPC and database threads that must not be
 # forked; the fork server starts clean, with this module imported once.
 _CONTEXT = multiprocessing.get_context("forkserver")
 # "__main__" first: the server imports the main module once, so each child does not again.
 _CONTEXT.set_forkserver_preload(["__main__", __name__])
+
+# One semaphore per event loop (asyncio primitives belong to the loop they are used on).
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+# Renders under way, referenced until done (the loop keeps only weak references to tasks).
+_IN_FLIGHT: set[asyncio.Task[str]] = set()
 
 _TOKEN_CLASSES = frozenset(c for c in STANDARD_TYPES.values() if c)
 _LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
@@ -162,3 +181,43 @@ def render_bounded(markdown: str, timeout: float) -> str:
             process.kill()
         process.join()
     return plain(markdown)
+
+
+def _render_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = asyncio.Semaphore(MAX_CONCURRENT_RENDERS)
+    return slots
+
+
+async def render_async(markdown: str, deadline_seconds: float) -> str:
+    """`render_bounded` off the event loop, with at most `MAX_CONCURRENT_RENDERS` child renders at
+    once. The deadline covers the wait for a slot: a page is shown plain within `deadline_seconds`
+    however many large pages arrive together."""
+    if len(markdown.encode()) <= MAX_INLINE_RENDER_BYTES:
+        return await asyncio.to_thread(render, markdown)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_seconds
+    slots = _render_slots()
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            await slots.acquire()
+    except TimeoutError:
+        log.warning("no rendering slot in time; shown as plain text", extra={"bytes": len(markdown)})
+        return plain(markdown)
+    # The slot is given back when the child is done, not when the caller goes away: shielded, a
+    # render whose request was cancelled still counts until its child has stopped.
+    task = asyncio.create_task(_render_in_slot(slots, markdown, deadline - loop.time()))
+    _IN_FLIGHT.add(task)
+    task.add_done_callback(_IN_FLIGHT.discard)
+    return await asyncio.shield(task)
+
+
+async def _render_in_slot(slots: asyncio.Semaphore, markdown: str, remaining: float) -> str:
+    try:
+        if remaining <= 0:
+            return plain(markdown)
+        return await asyncio.to_thread(render_bounded, markdown, remaining)
+    finally:
+        slots.release()

@@ -7,7 +7,6 @@ by author and slug) and the rendered, sanitised HTML of the markdown.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,8 +57,8 @@ class DocService(ContentService[Doc, ListFilters]):
         return (await self._with_authors([doc]))[0]
 
     async def _render(self, content: str) -> str:
-        # CPU-bound, and bounded in time for large pages (rendering.render_bounded): off the loop.
-        return await asyncio.to_thread(rendering.render_bounded, content, self.render_timeout)
+        # CPU-bound, bounded in time and in how many large pages render at once: off the loop.
+        return await rendering.render_async(content, self.render_timeout)
 
     async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Doc]:
         uid = parse_id(author_id)
