@@ -9,8 +9,7 @@ are columns kept from its events, `liked_by_me` will come from one batched call 
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
@@ -24,6 +23,7 @@ from codegram_kit.text_search import highlight_fragments, websearch_text
 
 ItemT = TypeVar("ItemT", bound=ContentItem)
 FiltersT = TypeVar("FiltersT")
+ResultT = TypeVar("ResultT")
 # Protocols only take these (they are arguments, never results), hence contravariant.
 ItemT_contra = TypeVar("ItemT_contra", bound=ContentItem, contravariant=True)
 FiltersT_contra = TypeVar("FiltersT_contra", contravariant=True)
@@ -106,6 +106,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         self.events = events
         self.authors = authors
         self.candidate_cap = candidate_cap
+        self._results: dict[tuple[str, Hashable], Any] = {}
 
     # -- reads ---------------------------------------------------------------------------------
     async def _with_authors(self, found: Sequence[ItemT]) -> list[Authored[ItemT]]:
@@ -202,8 +203,16 @@ class ContentService(Generic[ItemT, FiltersT]):
         return item
 
     async def _derive(self, current: ItemT, changes: dict[str, Any]) -> dict[str, Any]:
-        """The service's own fields that follow from a change (a detected language, rendered HTML)."""
+        """The service's own fields that follow from a change (a detected language, rendered HTML);
+        slow work through `_worked_out`, since an update derives twice (before and under its lock)."""
         return changes
+
+    async def _worked_out(self, kind: str, key: Hashable, work: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        """`await work()` once per `(kind, key)` for this service object, which lives for one request."""
+        if (kind, key) not in self._results:
+            self._results[kind, key] = await work()
+        result: ResultT = self._results[kind, key]
+        return result
 
     async def _prepare(self, current: ItemT, changes: dict[str, Any]) -> tuple[dict[str, Any], Any | None]:
         """What differs from `current` once derived, and the search vector it needs (None: unchanged)."""
@@ -218,7 +227,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         terms) is worked out before the row is locked, from the item as last committed, read on a
         connection of its own: that work can take a while, and holding the lock (and the unit of
         work's pooled connection) meanwhile would queue every other write of the item and starve
-        the pool. If the item changed in between, it is worked out again under the lock.
+        the pool. What someone else changed in between is worked out again under the lock.
         """
         changes = dict(fields)
         if "description" in changes and changes["description"] is None:
@@ -226,10 +235,11 @@ class ContentService(Generic[ItemT, FiltersT]):
         if "tags" in changes:
             changes["tags"] = list(changes["tags"] or [])
         seen = await self._own(raw_id, viewer_id, committed=True)
-        changed, search = await self._prepare(seen, changes)
+        await self._prepare(seen, changes)
         current = await self._own(raw_id, viewer_id)
-        if _inputs(current) != _inputs(seen):
-            changed, search = await self._prepare(current, changes)
+        # Against what is locked; what was worked out above is reused (`_worked_out`), so only an
+        # input someone else changed in between costs anything here.
+        changed, search = await self._prepare(current, changes)
         if not changed:
             return (await self._with_authors([current]))[0]
         visible_change = [k for k in changed if k not in self.bookkeeping]
@@ -244,11 +254,6 @@ class ContentService(Generic[ItemT, FiltersT]):
         item = await self._own(raw_id, viewer_id)
         await self.repo.delete(item.id)
         await self.events.deleted(item)
-
-
-def _inputs(item: ContentItem) -> ContentItem:
-    """What derived fields follow from: everything but the counters the social service keeps."""
-    return dataclasses.replace(item, likes_count=0, comments_count=0)
 
 
 def _differs(current: Any, new: Any) -> bool:

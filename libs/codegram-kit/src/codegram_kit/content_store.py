@@ -160,6 +160,8 @@ class ContentRows(Generic[ItemT]):
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Vectors built for this repository object (one request), by the searched fields' values.
+        self._vectors: dict[tuple[Any, ...], sa.ColumnElement[Any]] = {}
 
     @property
     def all_columns(self) -> list[sa.ColumnElement[Any]]:
@@ -208,7 +210,11 @@ class ContentRows(Generic[ItemT]):
         """The search vector of `current` with `changes` applied; None when no searched field changes."""
         if not any(f in changes for f in self.searched_fields):
             return None
-        return await self._vector_of({f: changes.get(f, getattr(current, f)) for f in self.searched_fields})
+        fields = {f: changes.get(f, getattr(current, f)) for f in self.searched_fields}
+        key = tuple(tuple(v) if isinstance(v, list | tuple) else v for v in fields.values())
+        if key not in self._vectors:
+            self._vectors[key] = await self._vector_of(fields)
+        return self._vectors[key]
 
     async def update(
         self, current: ItemT, changes: dict[str, Any], search: sa.ColumnElement[Any] | None = None

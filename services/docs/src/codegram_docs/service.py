@@ -86,5 +86,6 @@ class DocService(ContentService[Doc, ListFilters]):
     async def _derive(self, current: Doc, changes: dict[str, Any]) -> dict[str, Any]:
         # The slug is not derived: it stays what it was whatever the new title (slugs.py says why).
         if "content" in changes and changes["content"] != current.content:
-            changes["content_html"] = await self._render(changes["content"])
+            content = changes["content"]
+            changes["content_html"] = await self._worked_out("html", content, lambda: self._render(content))
         return changes

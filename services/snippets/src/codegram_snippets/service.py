@@ -66,11 +66,14 @@ class SnippetService(ContentService[Snippet, ListFilters]):
         if "language" in changes:
             given = changes["language"]
             changes["language_detected"] = given is None
-            changes["language"] = given or await _detect(changes.get("code", current.code))
+            changes["language"] = given or await self._detected(changes.get("code", current.code))
         elif "code" in changes and current.language_detected:
             # A language the service guessed is guessed again for new code; one the author chose stays.
-            changes["language"] = await _detect(changes["code"])
+            changes["language"] = await self._detected(changes["code"])
         return changes
+
+    async def _detected(self, code: str) -> str:
+        return await self._worked_out("language", code, lambda: _detect(code))
 
 
 async def _detect(code: str) -> str:
