@@ -27,7 +27,16 @@ START, STOP, DELIMITER = HIGHLIGHT_START, HIGHLIGHT_STOP, FRAGMENT_DELIMITER
         ("json.parseJSONLine", ["jsonparsejsonline", "parsejsonline", "json", "parse", "json", "line"]),
         ("__init__", ["init"]),
         ("x", ["x"]),
-        ("utf8Decode", ["utf8decode", "utf", "8", "decode"]),
+        ("utf8Decode", ["utf8decode", "utf8", "decode"]),
+        ("parse_utf8_bytes", ["parseutf8bytes", "parse", "utf8", "bytes"]),
+        ("to_int32_array", ["toint32array", "to", "int32", "array"]),
+        ("build_x86_64", ["buildx8664", "build", "x86", "64"]),
+        ("Sha256Hasher", ["sha256hasher", "sha256", "hasher"]),
+        ("HTTP2Server", ["http2server", "http2", "server"]),
+        ("UTF8String", ["utf8string", "utf8", "string"]),
+        ("ID3v2", ["id3v2", "id3", "v2"]),
+        ("enable_2fa", ["enable2fa", "enable", "2fa"]),
+        ("SHA256", ["sha256"]),
         ("café_au_lait", ["caféaulait", "café", "au", "lait"]),
         ("___", []),
     ],
@@ -66,6 +75,59 @@ def test_queries_become_the_index_terms_with_operators_kept(q: str, expected: st
 @pytest.mark.parametrize("q", ["", "   ", '""', "or", "-", "😀😀", "!!! ::: &&&", "\x00"])
 def test_queries_with_nothing_searchable_are_empty(q: str) -> None:
     assert websearch_text(q) == ""
+
+
+# Identifiers whose parts mix letters and digits, and what people type to find them.
+CORPUS: dict[str, list[str]] = {
+    "parse_utf8_bytes": ["utf8", "UTF8", "utf", "parse", "bytes", "parse_utf8_bytes", "parseUtf8"],
+    "to_int32_array": ["int32", "int", "array", "to_int32_array"],
+    "build_x86_64": ["x86", "64", "build", "build_x86"],
+    "Sha256Hasher": ["sha256", "SHA256", "sha", "hasher", "Sha256Hasher"],
+    "hmac_sha1_digest": ["sha1", "hmac", "digest"],
+    "base32_encode": ["base32", "encode", "base"],
+    "HTTP2Client": ["http2", "client", "HTTP2Client"],
+    "http2_client": ["http2", "client"],
+    "api_v2": ["v2", "api"],
+    "getV2Api": ["v2", "get", "api"],
+    "UTF8String": ["utf8", "string"],
+    "Int32Array": ["int32", "array"],
+    "ID3v2Tag": ["id3", "v2", "tag"],
+    "enable_2fa": ["2fa", "enable"],
+    "md5sum": ["md5", "md5sum"],
+    "vec3.normalize": ["vec3", "normalize"],
+}
+
+
+def _finds(query: str, identifier: str) -> bool:
+    # Every query term is a prefix (search_sql.tsquery); one word here, so one term.
+    (term,) = websearch_text(query).split()
+    return any(indexed.startswith(term) for indexed in document_terms(identifier).split())
+
+
+@pytest.mark.parametrize(("identifier", "queries"), CORPUS.items())
+def test_parts_that_mix_letters_and_digits_find_their_identifier(identifier: str, queries: list[str]) -> None:
+    missed = [q for q in queries if not _finds(q, identifier)]
+    assert not missed, f"{identifier} not found by {missed}"
+
+
+@pytest.mark.parametrize("identifier", CORPUS)
+def test_a_part_typed_as_a_query_is_the_very_term_indexed(identifier: str) -> None:
+    # Index and query split alike: each part of the index is, as a query, exactly that term.
+    for part in word_terms(identifier)[1:]:
+        assert websearch_text(part) == part
+
+
+@pytest.mark.parametrize(
+    ("query", "identifier"),
+    [
+        ("utf9", "parse_utf8_bytes"),
+        ("int64", "to_int32_array"),
+        ("x64", "build_x86_64"),
+        ("sha1", "Sha256Hasher"),
+    ],
+)
+def test_a_different_number_is_a_different_word(query: str, identifier: str) -> None:
+    assert not _finds(query, identifier)
 
 
 def test_a_query_word_is_the_whole_form_of_the_same_word_in_code() -> None:

@@ -4,9 +4,15 @@ Postgres' own parser splits `parse_json_line` at the underscores but keeps `pars
 reads `os.path.join` as a host name, so the service makes the terms itself and hands Postgres plain
 lowercase words. An identifier gives its whole form (separators dropped: `parsejsonline`, the same
 for `parse_json_line`, `parseJSONLine` and `parse.json.line`), the whole form of each dotted
-segment, then its parts (`parse json line`), in source order so that phrases still match. Queries
-get the same treatment on their words, and every query term is a prefix (`:*`), so `parseJSON`
-finds `parseJSONLine` and `json line` finds `parse_json_line`.
+segment, then its parts (`parse json line`), in source order so that phrases still match. Digits
+belong to the part they are written in, as people say them: `parse_utf8_bytes` gives `utf8`,
+`Sha256Hasher` gives `sha256` and `hasher`, `build_x86_64` gives `x86` and `64` (a part is what a
+user types to find it: `utf8`, `int32`, `http2`, `v2`). Queries get the same treatment on their
+words, and every query term is a prefix (`:*`), so `parseJSON` finds `parseJSONLine`, `json line`
+finds `parse_json_line` and `sha` finds `Sha256Hasher`.
+
+Stored search vectors hold these terms: a change to how words are split needs a migration that
+rebuilds them (search_sql.rebuild_search_vectors).
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import re
 
 # A word: letters, digits and underscores, possibly dotted (`os.path.join`, `1.2.3`).
 _WORD = re.compile(r"\w+(?:\.\w+)*")
-# camelCase / PascalCase / ACRONYMWord / digits: `parseJSONLine` -> parse, JSON, Line.
-_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# camelCase / PascalCase / ACRONYMWord, digits staying with the letters they are written with:
+# `parseJSONLine` -> parse, JSON, Line; `UTF8String` -> UTF8, String; `Sha256Hasher` -> Sha256, Hasher.
+_CAMEL_PART = re.compile(r"[A-Z]+[0-9]*(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+[0-9]*")
 # Longer terms are not worth indexing (and Postgres refuses words over 2047 bytes).
 MAX_TERM_LENGTH = 100
 # A query's operators and phrase quotes survive; words become terms; anything else is a space.
