@@ -9,7 +9,7 @@ gateway can merge the two services' hits and a cursor holds the exact score.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -63,6 +63,37 @@ def search_vector(fields: Sequence[tuple[str, str]]) -> sa.ColumnElement[Any]:
         vector = weighted if vector is None else vector.op("||")(weighted)
     assert vector is not None
     return vector
+
+
+# Rows whose terms depend on how letters and digits are split (`utf8`, `x86_64`): a letter beside a digit.
+LETTER_BESIDE_DIGIT = "[A-Za-z][0-9]|[0-9][A-Za-z]"
+
+
+def rebuild_search_vectors(
+    connection: sa.Connection,
+    table: sa.Table,
+    fields: Sequence[str],
+    vector: Callable[..., sa.ColumnElement[Any]],
+    where: sa.ColumnElement[bool] | None = None,
+    batch: int = 200,
+) -> int:
+    """Build the stored `search` vector again from `fields` of every row (matching `where`), in id
+    order and batches; for a migration after the terms change (text_search). Returns the rows done."""
+    done, last = 0, None
+    while True:
+        query = sa.select(table.c.id, *(table.c[f] for f in fields)).order_by(table.c.id).limit(batch)
+        if where is not None:
+            query = query.where(where)
+        if last is not None:
+            query = query.where(table.c.id > last)
+        rows = connection.execute(query).all()
+        if not rows:
+            return done
+        for row in rows:
+            values = {f: getattr(row, f) for f in fields}
+            connection.execute(sa.update(table).where(table.c.id == row.id).values(search=vector(**values)))
+        done += len(rows)
+        last = rows[-1].id
 
 
 def tsquery(websearch: str) -> sa.ColumnElement[Any]:
