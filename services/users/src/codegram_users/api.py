@@ -12,6 +12,7 @@ from codegram_kit.responses import etag_json, page_response
 from codegram_kit.schemas import MAX_LIMIT, Page
 from codegram_kit.service import ServiceRuntime
 from codegram_users.domain import User
+from codegram_users.events import UserEvents
 from codegram_users.schemas import GitHubSummary, UserMe, UserRead, UserStats, UserUpdate
 from codegram_users.service import UserService
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 async def _user_service(request: Request) -> AsyncIterator[UserService]:
     runtime: ServiceRuntime = request.app.state.runtime
     async with runtime.db.unit_of_work() as session:
-        yield UserService(session, runtime.outbox)
+        yield UserService(session, UserEvents(runtime.outbox, session))
 
 
 Users = Annotated[UserService, Depends(_user_service)]

@@ -17,6 +17,7 @@ from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User
+from codegram_users.service import UserService
 
 USER_CREATED = "codegram.users.user.created"
 USER_UPDATED = "codegram.users.user.updated"
@@ -31,6 +32,8 @@ def _now() -> Timestamp:
 
 
 class UserEvents:
+    """The outbox rows of the user's changes, written in the transaction of the change."""
+
     def __init__(self, outbox: Outbox, session: AsyncSession) -> None:
         self.outbox = outbox
         self.session = session
@@ -96,9 +99,8 @@ def public_doc_delta(subject: str, data: bytes) -> tuple[str, int]:
     return _public_delta(subject, data, messages, "doc")
 
 
-# A UserService method adding a delta to one of a user's counters (typed loosely: the service
-# layer imports this module).
-Count = Callable[[Any, str, int], Awaitable[None]]
+# A UserService method adding a delta to one of a user's counters.
+Count = Callable[[UserService, str, int], Awaitable[None]]
 
 
 def _count_consumer(
@@ -108,12 +110,10 @@ def _count_consumer(
     delta_of: Callable[[str, bytes], tuple[str, int]],
     count: Count,
 ) -> IdempotentConsumer:
-    from codegram_users.service import UserService  # the service layer imports this module
-
     async def handle(session: AsyncSession, msg: Msg) -> None:
         author_id, delta = delta_of(msg.subject, msg.data)
         if delta:
-            await count(UserService(session, runtime.outbox), author_id, delta)
+            await count(UserService(session, UserEvents(runtime.outbox, session)), author_id, delta)
 
     if runtime.js is None:
         raise RuntimeError("consumers are built once messaging has started")
@@ -130,8 +130,6 @@ def _count_consumer(
 
 def snippet_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
     """`stats.snippets` counts public snippets only: private and unlisted ones are nobody's business."""
-    from codegram_users.service import UserService
-
     return _count_consumer(
         runtime, "snippet-counts", SNIPPET_EVENTS, public_snippet_delta, UserService.count_public_snippets
     )
@@ -139,6 +137,4 @@ def snippet_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
 
 def doc_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
     """`stats.docs` counts public docs only, as `stats.snippets` does snippets."""
-    from codegram_users.service import UserService
-
     return _count_consumer(runtime, "doc-counts", DOC_EVENTS, public_doc_delta, UserService.count_public_docs)

@@ -6,11 +6,13 @@ from collections.abc import Iterable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.errors import ValidationFailed
 from codegram_kit.service import ServiceRuntime
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from codegram_users.domain import GitHubAccount, User
+from codegram_users.events import UserEvents
 from codegram_users.service import UserService
 
 MAX_BATCH = 500
@@ -56,21 +58,24 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
 
+    def _users(self, session: AsyncSession) -> UserService:
+        return UserService(session, UserEvents(self.runtime.outbox, session))
+
     async def GetUser(self, request, context):  # type: ignore[no-untyped-def]
         async with self.runtime.db.unit_of_work() as session:
-            user = await UserService(session, self.runtime.outbox).get(request.id)
+            user = await self._users(session).get(request.id)
         return users_pb2.GetUserResponse(user=to_proto(user))
 
     async def GetUsers(self, request, context):  # type: ignore[no-untyped-def]
         if len(request.ids) > MAX_BATCH:
             raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
         async with self.runtime.db.unit_of_work() as session:
-            found = await UserService(session, self.runtime.outbox).get_many(list(request.ids))
+            found = await self._users(session).get_many(list(request.ids))
         return users_pb2.GetUsersResponse(users=[to_proto(u) for u in found])
 
     async def GetUserByUsername(self, request, context):  # type: ignore[no-untyped-def]
         async with self.runtime.db.unit_of_work() as session:
-            user = await UserService(session, self.runtime.outbox).get_by_username(request.username)
+            user = await self._users(session).get_by_username(request.username)
         return users_pb2.GetUserByUsernameResponse(user=to_proto(user))
 
     async def UpsertGitHubUser(self, request, context):  # type: ignore[no-untyped-def]
@@ -90,7 +95,7 @@ class UsersServicer(users_pb2_grpc.UsersServiceServicer):
             public_repos=request.public_repos,
         )
         async with self.runtime.db.unit_of_work() as session:
-            user, created = await UserService(session, self.runtime.outbox).upsert_github_user(account)
+            user, created = await self._users(session).upsert_github_user(account)
         return users_pb2.UpsertGitHubUserResponse(user=to_proto(user), created=created)
 
 

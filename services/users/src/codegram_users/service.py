@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.errors import NotFound, ValidationFailed
-from codegram_kit.outbox import Outbox
 from codegram_kit.schemas import decode_cursor, encode_cursor
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
-from codegram_users.events import UserEvents
 from codegram_users.repository import UserRepository
 
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
@@ -39,10 +37,20 @@ def _cursor_username(value: object) -> str:
     return value
 
 
+class UserPublisher(Protocol):
+    """What the use cases tell the rest of the fleet, in their own transaction (events.py writes it
+    to the outbox; declared here so that the service layer does not import the events module, which
+    calls into it)."""
+
+    async def created(self, user: User) -> None: ...
+
+    async def updated(self, user: User, changed: Iterable[str]) -> None: ...
+
+
 class UserService:
-    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+    def __init__(self, session: AsyncSession, events: UserPublisher) -> None:
         self.repo = UserRepository(session)
-        self.events = UserEvents(outbox, session)
+        self.events = events
 
     async def get(self, user_id: str) -> User:
         uid = parse_user_id(user_id)
