@@ -19,7 +19,9 @@ from codegram_kit.search_sql import search_vector
 # Content highlights come from this much of the head of the markdown (see highlighted).
 HEADLINE_CONTENT_CHARS = 64 * 1024
 # A slug taken between reading the author's slugs and inserting: read again and take the next.
-SLUG_ATTEMPTS = 5
+# Each lost attempt means another create of the same title committed, so N creates racing need up
+# to N - 1 retries; this bounds only a flood.
+SLUG_ATTEMPTS = 32
 
 
 @dataclass(frozen=True, slots=True)
