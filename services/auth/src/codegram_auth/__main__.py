@@ -12,7 +12,7 @@ SERVICE = ServiceDefinition(
     models=models,
     migrations_dir=Path(__file__).parent / "migrations",
     settings_class=AuthSettings,
-    routers=[api.router],
+    routers=[api.router, api.well_known],
     grpc_registrars=[grpc_api.register],
     uses_redis=True,
 )

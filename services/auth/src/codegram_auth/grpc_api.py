@@ -17,18 +17,16 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self.runtime = runtime
 
     async def GetGitHubToken(self, request, context):  # type: ignore[no-untyped-def]
-        async with auth_service(self.runtime) as auth:
-            token, scope = await auth.github_token(request.user_id)
+        token, scope = await auth_service(self.runtime).github_token(request.user_id)
         return auth_pb2.GetGitHubTokenResponse(access_token=token, scope=scope)
 
     async def RotateSigningKey(self, request, context):  # type: ignore[no-untyped-def]
-        async with auth_service(self.runtime) as auth:
-            kid = await auth.rotate_signing_key()
+        kid = await auth_service(self.runtime).rotate_signing_key()
         return auth_pb2.RotateSigningKeyResponse(kid=kid)
 
     async def RemoveRetiredKeys(self, request, context):  # type: ignore[no-untyped-def]
-        async with auth_service(self.runtime) as auth:
-            removed = await auth.remove_retired_keys(timedelta(seconds=max(0, request.older_than_seconds)))
+        older_than = timedelta(seconds=max(0, request.older_than_seconds))
+        removed = await auth_service(self.runtime).remove_retired_keys(older_than)
         return auth_pb2.RemoveRetiredKeysResponse(removed_kids=removed)
 
 

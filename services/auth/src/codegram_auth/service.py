@@ -1,4 +1,8 @@
-"""The auth service's use cases: GitHub sign-in, token refresh and logout, keys, token custody."""
+"""The auth service's use cases: GitHub sign-in, token refresh and logout, keys, token custody.
+
+Each use case opens its own unit of work, and sign-in opens it only once GitHub and the users
+service have answered: no transaction is held while a peer is waited on (ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,46 @@ import hashlib
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-import sqlalchemy as sa
-from google.protobuf.timestamp_pb2 import Timestamp
-from grpc import StatusCode, aio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_auth.config import AuthSettings
 from codegram_auth.crypto import SecretBox
+from codegram_auth.domain import (
+    Spend,
+    StoredSigningKey,
+    TokenPair,
+    load_private_key,
+    new_refresh_token,
+    new_signing_key,
+    refresh_token_hash,
+    sign_access_token,
+    spend_of,
+)
+from codegram_auth.events import AuthEvents
 from codegram_auth.github_client import GitHubIdentity, GitHubOAuth
-from codegram_auth.keys import SigningKeys
-from codegram_auth.models import github_tokens
-from codegram_auth.refresh import RefreshTokens
-from codegram_kit.errors import BadGateway, NotFound, Unavailable, ValidationFailed
+from codegram_auth.repository import GitHubTokenRepository, RefreshTokenRepository, SigningKeyRepository
+from codegram_auth.users_client import UsersClient
+from codegram_kit.db import Database
+from codegram_kit.errors import NotFound, Unavailable, ValidationFailed
 from codegram_kit.outbox import Outbox
 from codegram_kit.service import ServiceRuntime
-from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
-from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
+from codegram_kit.user_views import UserRead
 
 log = logging.getLogger(__name__)
 
-SIGNED_IN = "codegram.auth.user.signed_in"
-SESSION_REVOKED = "codegram.auth.session.revoked"
 _STATE_PREFIX = "auth:oauth-state:"
+# When Redis, which holds the OAuth state, cannot be reached: how soon a client may try again.
+STATE_STORE_RETRY_AFTER_SECONDS = 5
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -47,22 +59,34 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     )
 
 
-# When Redis, which holds the OAuth state, cannot be reached: how soon a client may try again.
-STATE_STORE_RETRY_AFTER_SECONDS = 5
-
-
 def _state_store_down(exc: Exception) -> Unavailable:
     # A warning, not a traceback: an outage of a dependency is an answer (503), not a bug.
     log.warning("oauth state store unreachable", extra={"error": repr(exc)})
     return Unavailable("sign-in is unavailable for a moment", retry_after=STATE_STORE_RETRY_AFTER_SECONDS)
 
 
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    user: users_pb2.User | None = None
+class GitHubSignIn(Protocol):
+    """GitHub's side of sign-in (github_client.py)."""
+
+    def authorize_url(self, *, state: str, redirect_uri: str, code_challenge: str) -> str: ...
+
+    async def sign_in(self, *, code: str, redirect_uri: str, code_verifier: str) -> GitHubIdentity: ...
+
+
+class UserAccounts(Protocol):
+    """The users service's side of sign-in (users_client.py)."""
+
+    async def upsert_github_user(self, identity: GitHubIdentity) -> tuple[UserRead, bool]: ...
+
+
+class _Unit:
+    """The repositories and the event writer of one unit of work."""
+
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+        self.signing_keys = SigningKeyRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+        self.github_tokens = GitHubTokenRepository(session)
+        self.events = AuthEvents(outbox, session)
 
 
 class AuthService:
@@ -70,22 +94,26 @@ class AuthService:
         self,
         *,
         settings: AuthSettings,
-        session: AsyncSession,
+        db: Database,
         outbox: Outbox,
         redis: Redis | None,
-        users: users_pb2_grpc.UsersServiceStub | None,
-        github: GitHubOAuth,
+        users: UserAccounts,
+        github: GitHubSignIn,
         box: SecretBox,
     ) -> None:
         self.settings = settings
-        self.session = session
+        self.db = db
         self.outbox = outbox
         self.redis = redis
         self.users = users
         self.github = github
         self.box = box
-        self.keys = SigningKeys(session, box)
-        self.refresh_tokens = RefreshTokens(session, settings.refresh_token_ttl_seconds)
+
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[_Unit]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        async with self.db.unit_of_work() as session:
+            yield _Unit(session, self.outbox)
 
     # -- sign-in ---------------------------------------------------------------------------------
     async def authorize(self, redirect_uri: str) -> tuple[str, str]:
@@ -114,148 +142,137 @@ class AuthService:
         if raw is None:
             raise _invalid("state", "unknown, used or expired state")
         pending = json.loads(raw)
+        # The peers first, with no transaction open: while GitHub or the users service is slow,
+        # this sign-in holds no connection of the pool.
         identity = await self.github.sign_in(
             code=code, redirect_uri=pending["redirect_uri"], code_verifier=pending["code_verifier"]
         )
-        user, created = await self._upsert_user(identity)
+        user, created = await self.users.upsert_github_user(identity)
         user_id = UUID(user.id)
-        await self._keep_github_token(user_id, identity)
-        refresh, session_id = await self.refresh_tokens.issue(user_id)
-        occurred = Timestamp()
-        occurred.FromDatetime(datetime.now(UTC))
-        await self.outbox.add(
-            self.session,
-            SIGNED_IN,
-            auth_events.UserSignedIn(user_id=user.id, first_sign_in=created, occurred_at=occurred),
-        )
-        return TokenPair(
-            await self._access_token(user.id, session_id),
-            refresh,
-            self.settings.access_token_ttl_seconds,
-            user,
-        )
+        async with self._unit_of_work() as unit:
+            await unit.github_tokens.keep(
+                user_id,
+                github_id=int(identity.user["id"]),
+                token_sealed=self.box.seal(identity.access_token.encode()),
+                scope=identity.scope,
+            )
+            refresh, session_id = await self._issue_refresh_token(unit, user_id)
+            await unit.events.signed_in(user_id, first_sign_in=created)
+            access = await self._access_token(unit, user_id, session_id)
+        return TokenPair(access, refresh, self.settings.access_token_ttl_seconds, user)
 
-    async def _upsert_user(self, identity: GitHubIdentity) -> tuple[users_pb2.User, bool]:
-        assert self.users is not None
-        gh: dict[str, Any] = identity.user
-        request = users_pb2.UpsertGitHubUserRequest(
-            github_id=int(gh["id"]),
-            login=str(gh["login"]),
-            name=str(gh.get("name") or ""),
-            email=identity.email or "",
-            avatar_url=str(gh.get("avatar_url") or ""),
-            bio=str(gh.get("bio") or ""),
-            location=str(gh.get("location") or ""),
-            blog=str(gh.get("blog") or ""),
-            followers=int(gh.get("followers") or 0),
-            following=int(gh.get("following") or 0),
-            public_repos=int(gh.get("public_repos") or 0),
-        )
-        try:
-            reply = await self.users.UpsertGitHubUser(request)
-        except aio.AioRpcError as exc:
-            if exc.code() in (StatusCode.UNAVAILABLE, StatusCode.DEADLINE_EXCEEDED):
-                raise Unavailable("the users service is unavailable") from exc
-            raise BadGateway("the users service failed") from exc
-        return reply.user, reply.created
+    # -- refresh and logout ----------------------------------------------------------------------
+    async def refresh(self, token: str) -> TokenPair | None:
+        """A new pair, or None when the token is unknown, spent, revoked or expired. A spent token
+        revokes its family, and that revocation commits although the caller gets a 401."""
+        async with self._unit_of_work() as unit:
+            stored = await unit.refresh_tokens.by_hash_for_update(refresh_token_hash(token))
+            now = datetime.now(UTC)
+            spend = spend_of(stored, now)
+            if stored is None or spend is Spend.INVALID:
+                return None
+            if spend is Spend.REUSED:
+                await unit.refresh_tokens.revoke_family(stored.family_id)
+                await unit.events.session_revoked(stored.user_id, stored.family_id, "reuse")
+                return None
+            await unit.refresh_tokens.mark_used(stored.id, now)
+            new_token, _ = await self._issue_refresh_token(unit, stored.user_id, stored.family_id)
+            access = await self._access_token(unit, stored.user_id, stored.family_id)
+        return TokenPair(access, new_token, self.settings.access_token_ttl_seconds)
 
-    async def _keep_github_token(self, user_id: UUID, identity: GitHubIdentity) -> None:
-        values = {
-            "user_id": user_id,
-            "github_id": int(identity.user["id"]),
-            "token_encrypted": self.box.seal(identity.access_token.encode()),
-            "scope": identity.scope,
-            "updated_at": datetime.now(UTC),
-        }
-        await self.session.execute(
-            pg_insert(github_tokens)
-            .values(**values)
-            .on_conflict_do_update(index_elements=[github_tokens.c.user_id], set_=values)
-        )
+    async def logout(self, token: str, user_id: str) -> None:
+        uid = UUID(user_id)
+        async with self._unit_of_work() as unit:
+            family = await unit.refresh_tokens.family_of(refresh_token_hash(token), uid)
+            if family is not None:
+                await unit.refresh_tokens.revoke_family(family)
+                await unit.events.session_revoked(uid, family, "logout")
 
-    async def _access_token(self, user_id: str, session_id: UUID) -> str:
-        return await self.keys.sign_access_token(
-            user_id,
+    async def _issue_refresh_token(
+        self, unit: _Unit, user_id: UUID, family_id: UUID | None = None
+    ) -> tuple[str, UUID]:
+        """A new token, in a new family (a new sign-in session) unless one is given."""
+        token = new_refresh_token()
+        family_id = family_id or uuid.uuid4()
+        await unit.refresh_tokens.add(
+            refresh_token_hash(token),
+            family_id=family_id,
+            user_id=user_id,
+            expires_at=datetime.now(UTC) + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+        )
+        return token, family_id
+
+    # -- signing keys ----------------------------------------------------------------------------
+    async def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        async with self._unit_of_work() as unit:
+            return {"keys": await unit.signing_keys.public_jwks()}
+
+    async def rotate_signing_key(self) -> str:
+        """A new current key; the old one is retired but still verifies."""
+        async with self._unit_of_work() as unit:
+            await unit.signing_keys.lock()
+            await unit.signing_keys.retire_current()
+            return (await self._add_signing_key(unit)).kid
+
+    async def remove_retired_keys(self, older_than: timedelta) -> list[str]:
+        async with self._unit_of_work() as unit:
+            return await unit.signing_keys.remove_retired_before(datetime.now(UTC) - older_than)
+
+    async def _access_token(self, unit: _Unit, user_id: UUID, session_id: UUID) -> str:
+        kid, key = await self._current_signing_key(unit)
+        return sign_access_token(
+            key,
+            kid,
+            str(user_id),
             session_id=str(session_id),
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             ttl=self.settings.access_token_ttl_seconds,
         )
 
-    # -- refresh and logout ----------------------------------------------------------------------
-    async def refresh(self, token: str) -> TokenPair | None:
-        """A new pair, or None when the token is unknown, spent, revoked or expired. A spent token
-        revokes its family, and that revocation must commit even though the caller gets a 401."""
-        rotation = await self.refresh_tokens.rotate(token)
-        if rotation.reuse_detected and rotation.user_id is not None and rotation.family_id is not None:
-            await self._session_revoked(rotation.user_id, rotation.family_id, "reuse")
-        if rotation.user_id is None or rotation.family_id is None or rotation.new_token is None:
-            return None
-        return TokenPair(
-            await self._access_token(str(rotation.user_id), rotation.family_id),
-            rotation.new_token,
-            self.settings.access_token_ttl_seconds,
-        )
+    async def _current_signing_key(self, unit: _Unit) -> tuple[str, Ed25519PrivateKey]:
+        stored = await unit.signing_keys.current()
+        if stored is None:
+            # The first key: made once even when several replicas start signing at the same time.
+            await unit.signing_keys.lock()
+            stored = await unit.signing_keys.current() or await self._add_signing_key(unit)
+        return stored.kid, load_private_key(self.box.open(stored.private_key_sealed))
 
-    async def logout(self, token: str, user_id: str) -> None:
-        uid = UUID(user_id)
-        family = await self.refresh_tokens.revoke_family_of(token, uid)
-        if family is not None:
-            await self._session_revoked(uid, family, "logout")
+    async def _add_signing_key(self, unit: _Unit) -> StoredSigningKey:
+        key = new_signing_key()
+        return await unit.signing_keys.add(key, self.box.seal(key.private_pem))
 
-    async def _session_revoked(self, user_id: UUID, session_id: UUID, reason: str) -> None:
-        """Told in the revoking transaction, so the sockets of that session close (social)."""
-        occurred = Timestamp()
-        occurred.FromDatetime(datetime.now(UTC))
-        await self.outbox.add(
-            self.session,
-            SESSION_REVOKED,
-            auth_events.SessionRevoked(
-                user_id=str(user_id), session_id=str(session_id), reason=reason, occurred_at=occurred
-            ),
-        )
-
-    # -- keys and custody ------------------------------------------------------------------------
-    async def jwks(self) -> dict[str, Any]:
-        return await self.keys.jwks()
-
-    async def rotate_signing_key(self) -> str:
-        return await self.keys.rotate()
-
-    async def remove_retired_keys(self, older_than: timedelta) -> list[str]:
-        return await self.keys.remove_retired(older_than)
-
+    # -- GitHub token custody --------------------------------------------------------------------
     async def github_token(self, user_id: str) -> tuple[str, str]:
+        """(the user's GitHub access token, its scope)."""
         try:
             uid = UUID(user_id)
         except ValueError as exc:
             raise NotFound("no GitHub token for this user") from exc
-        row = (
-            await self.session.execute(sa.select(github_tokens).where(github_tokens.c.user_id == uid))
-        ).first()
-        if row is None:
+        async with self._unit_of_work() as unit:
+            stored = await unit.github_tokens.of_user(uid)
+        if stored is None:
             raise NotFound("no GitHub token for this user")
-        return self.box.open(row.token_encrypted).decode(), row.scope
+        sealed, scope = stored
+        return self.box.open(sealed).decode(), scope
 
 
-@asynccontextmanager
-async def auth_service(runtime: ServiceRuntime) -> AsyncIterator[AuthService]:
-    """The use cases over one unit of work, for the HTTP and gRPC doors alike."""
+def auth_service(runtime: ServiceRuntime) -> AuthService:
+    """The use cases over the process's pool, peers and keys, for the HTTP and gRPC doors alike."""
     settings = runtime.settings
     assert isinstance(settings, AuthSettings)
-    async with runtime.db.unit_of_work() as session:
-        yield AuthService(
-            settings=settings,
-            session=session,
-            outbox=runtime.outbox,
-            redis=runtime.redis,
-            users=users_pb2_grpc.UsersServiceStub(runtime.channel(settings.users_grpc_target)),
-            github=GitHubOAuth(
-                oauth_url=settings.github_oauth_url,
-                api_url=settings.github_api_url,
-                client_id=settings.github_client_id,
-                client_secret=settings.github_client_secret,
-                timeout=settings.github_timeout_seconds,
-            ),
-            box=SecretBox(settings.auth_encryption_keys),
-        )
+    return AuthService(
+        settings=settings,
+        db=runtime.db,
+        outbox=runtime.outbox,
+        redis=runtime.redis,
+        users=UsersClient(runtime.channel(settings.users_grpc_target)),
+        github=GitHubOAuth(
+            oauth_url=settings.github_oauth_url,
+            api_url=settings.github_api_url,
+            client_id=settings.github_client_id,
+            client_secret=settings.github_client_secret,
+            timeout=settings.github_timeout_seconds,
+        ),
+        box=SecretBox(settings.auth_encryption_keys),
+    )
