@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from codegram_kit.service import ServiceDefinition
-from codegram_social import models, realtime
+from codegram_social import api, models
 from codegram_social.config import SocialSettings
 
 SERVICE = ServiceDefinition(
@@ -12,7 +12,7 @@ SERVICE = ServiceDefinition(
     models,
     Path(__file__).parent / "migrations",
     SocialSettings,
-    routers=[realtime.router],
+    routers=[api.router],
 )
 main = SERVICE.main
 

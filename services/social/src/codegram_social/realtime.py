@@ -45,7 +45,8 @@ OPEN_CONNECTIONS = Gauge(
     "codegram_social_websocket_connections", "Open real-time connections on this replica"
 )
 
-router = APIRouter(prefix="/api/v1", tags=["social"])
+# Mounted under /api/v1 by api.py.
+router = APIRouter(tags=["social"])
 
 # Outside the JetStream stream's `codegram.>` so pushes are never stored.
 PUSH_SUBJECT = "push.codegram.user.{user_id}"

@@ -1,0 +1,2 @@
+"""The social service's public API models (API.md "Social"): none yet beyond the WebSocket frames
+of realtime.py."""

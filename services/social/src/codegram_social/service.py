@@ -1,0 +1,1 @@
+"""The social service's use cases (follows, likes, comments, the feed, notifications): nothing yet."""
