@@ -3,11 +3,13 @@
 import sys
 from pathlib import Path
 
-from codegram_github import models
+from codegram_github import api, models
 from codegram_github.config import GitHubSettings
 from codegram_kit.service import ServiceDefinition
 
-SERVICE = ServiceDefinition("github", models, Path(__file__).parent / "migrations", GitHubSettings)
+SERVICE = ServiceDefinition(
+    "github", models, Path(__file__).parent / "migrations", GitHubSettings, routers=[api.router]
+)
 main = SERVICE.main
 
 if __name__ == "__main__":

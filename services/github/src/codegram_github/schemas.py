@@ -1,0 +1,1 @@
+"""The github service's public API models (API.md "GitHub"): none yet."""
