@@ -15,7 +15,7 @@ import time
 import aiohttp
 
 from codegram_devstack.fleet import RunningFleet, throwaway_fleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from seed import COMMON_WORD, RARE_WORD, seed
 
+from codegram_content.keyset import list_cursor
 from codegram_devstack.fleet import Fleet, RunningFleet, throwaway_fleet
-from codegram_kit.grpc import create_channel
-from codegram_kit.keyset import list_cursor
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from codegram_snippets.repository import snippet_vector
 

@@ -20,8 +20,8 @@ from multiprocessing import get_context
 
 import psycopg
 
-from codegram_kit import text_search
-from codegram_kit.search_sql import field_terms
+from codegram_content import text_search
+from codegram_content.search_sql import field_terms
 
 # The generated code reuses a small vocabulary: remembering each word's terms makes generation
 # several times faster without changing what is indexed.

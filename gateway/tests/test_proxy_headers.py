@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from codegram_devstack.engines import free_port
 from codegram_gateway.app import create_app
-from codegram_kit.settings import GatewaySettings
-from codegram_kit.tracing import configure_tracing
+from codegram_gateway.config import GatewaySettings
+from codegram_kit.runtime.tracing import configure_tracing
 
 
 class Backend:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from codegram_devstack.engines import free_port
 from codegram_gateway.app import create_app
-from codegram_kit.settings import GatewaySettings
+from codegram_gateway.config import GatewaySettings
 
 
 class _Users(BaseHTTPRequestHandler):

@@ -14,8 +14,8 @@ from starlette.routing import WebSocketRoute
 
 from codegram_devstack.fleet import SERVICES
 from codegram_gateway.app import create_app as create_gateway_app
+from codegram_gateway.config import GatewaySettings
 from codegram_gateway.routes import GATEWAY, ROUTES, RouteTable
-from codegram_kit.settings import GatewaySettings
 
 
 def _app(service: str) -> FastAPI:

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.auth.v1 import auth_pb2, auth_pb2_grpc
 
 REDIRECT = "http://localhost:3000/auth/callback"

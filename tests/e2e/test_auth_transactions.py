@@ -21,8 +21,8 @@ from codegram_auth.__main__ import SERVICE
 from codegram_auth.github_client import GitHubIdentity, GitHubOAuth
 from codegram_auth.users_client import UsersClient
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.grpc.client import create_channel
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.auth.v1 import auth_pb2, auth_pb2_grpc
 
 REDIRECT = "http://localhost:3000/auth/callback"

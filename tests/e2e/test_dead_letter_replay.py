@@ -11,7 +11,13 @@ import nats
 
 from codegram_devstack.e2e import member
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit import events
+from codegram_kit.messaging.consumer import (
+    DEAD_LETTER_ATTEMPTS,
+    DEAD_LETTER_CONSUMER,
+    DEAD_LETTER_EVENT_ID,
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_SUBJECT,
+)
 from codegram_proto.codegram.events.v1 import docs_pb2
 
 
@@ -53,11 +59,11 @@ async def test_a_dead_lettered_doc_event_is_replayed_once_by_the_command(fleet: 
             headers={
                 "Nats-Msg-Id": f"deadletter:users-doc-counts:{event_id}",
                 "CodeGram-Event-Type": "codegram.events.v1.DocCreated",
-                events.DEAD_LETTER_SUBJECT: "codegram.docs.doc.created",
-                events.DEAD_LETTER_EVENT_ID: event_id,
-                events.DEAD_LETTER_CONSUMER: "users-doc-counts",
-                events.DEAD_LETTER_ATTEMPTS: "10",
-                events.DEAD_LETTER_REASON: "OperationalError: the database was away",
+                DEAD_LETTER_SUBJECT: "codegram.docs.doc.created",
+                DEAD_LETTER_EVENT_ID: event_id,
+                DEAD_LETTER_CONSUMER: "users-doc-counts",
+                DEAD_LETTER_ATTEMPTS: "10",
+                DEAD_LETTER_REASON: "OperationalError: the database was away",
             },
         )
     finally:

@@ -16,7 +16,7 @@ from grpc import aio
 
 from codegram_devstack.e2e import Member, assert_error, ids, member, tag
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 from codegram_proto.codegram.events.v1 import docs_pb2 as events_pb2
 

@@ -7,7 +7,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from codegram_devstack.fleet import SERVICES, RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 
 
 @pytest.mark.parametrize("name", [*SERVICES, "gateway"])

@@ -163,7 +163,7 @@ def test_tokens_in_the_query_string_are_refused(fleet: RunningFleet) -> None:
 def test_a_client_sent_identity_header_changes_nothing(fleet: RunningFleet) -> None:
     import asyncio
 
-    from codegram_kit.grpc import create_channel
+    from codegram_kit.grpc.client import create_channel
     from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
     async def make(login: str, github_id: int) -> str:

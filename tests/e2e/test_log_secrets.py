@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from codegram_devstack.fleet import RunningFleet
 from codegram_devstack.tokens import TestSigningKey
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.auth.v1 import auth_pb2, auth_pb2_grpc
 
 StartGateway = Callable[..., str]

@@ -14,8 +14,8 @@ from alembic import command
 from codegram_devstack.e2e import member, tag
 from codegram_devstack.fleet import RunningFleet
 from codegram_docs.__main__ import SERVICE as DOCS
-from codegram_kit.db import to_async_url
-from codegram_kit.migrations import alembic_config
+from codegram_kit.db.engine import to_async_url
+from codegram_kit.db.migrations import alembic_config
 from codegram_snippets.__main__ import SERVICE as SNIPPETS
 from tests.e2e.test_docs import create as create_doc
 from tests.e2e.test_snippets import create as create_snippet

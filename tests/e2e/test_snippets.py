@@ -13,7 +13,7 @@ from grpc import aio
 
 from codegram_devstack.e2e import Member, assert_error, ids, member, tag
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.events.v1 import snippets_pb2 as events_pb2
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
 

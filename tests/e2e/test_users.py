@@ -11,7 +11,7 @@ import pytest
 from grpc import aio
 
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 _ids = itertools.count(1_000_000 + (uuid.uuid4().int % 1_000_000) * 1000)

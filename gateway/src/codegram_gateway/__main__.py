@@ -7,9 +7,9 @@ import sys
 import uvicorn
 
 from codegram_gateway.app import create_app
-from codegram_kit.logging import configure_logging
-from codegram_kit.settings import GatewaySettings
-from codegram_kit.tracing import configure_tracing
+from codegram_gateway.config import GatewaySettings
+from codegram_kit.runtime.logging import configure_logging
+from codegram_kit.runtime.tracing import configure_tracing
 
 
 def main() -> int:

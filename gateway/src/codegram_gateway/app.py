@@ -12,14 +12,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codegram_gateway import search
 from codegram_gateway.api_docs import MergedOpenAPI, install_api_docs
+from codegram_gateway.config import GatewaySettings
 from codegram_gateway.edge import Limits, edge_middleware, parse_networks
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.ratelimit import RateLimiter
 from codegram_gateway.routes import JWKS, RouteTable
-from codegram_kit.auth import TokenVerifier
-from codegram_kit.http import create_app as create_base_app
-from codegram_kit.readiness import degradable
-from codegram_kit.settings import GatewaySettings
+from codegram_kit.runtime.readiness import degradable
+from codegram_kit.web.app import create_app as create_base_app
+from codegram_kit.web.tokens import TokenVerifier
 
 SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
 

@@ -13,12 +13,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from codegram_gateway.config import GatewaySettings
 from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
-from codegram_kit.auth import Principal, TokenVerifier, parse_bearer
-from codegram_kit.errors import Unauthorized, error_response
-from codegram_kit.settings import GatewaySettings
+from codegram_kit.web.errors import Unauthorized, error_response
+from codegram_kit.web.tokens import Principal, TokenVerifier, parse_bearer
 
 API_PREFIX = "/api/v1/"
 AUTH_PREFIX = "/api/v1/auth/"

@@ -15,9 +15,9 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from codegram_gateway.breaker import CircuitBreaker
-from codegram_kit.context import current_request_id
-from codegram_kit.errors import error_response
-from codegram_kit.tracing import inject
+from codegram_kit.runtime.context import current_request_id
+from codegram_kit.runtime.tracing import inject
+from codegram_kit.web.errors import error_response
 
 log = logging.getLogger("codegram.gateway")
 

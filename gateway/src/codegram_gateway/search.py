@@ -31,11 +31,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from codegram_gateway.proxy import Upstreams, describe
-from codegram_kit.context import current_request_id
-from codegram_kit.errors import ValidationFailed
-from codegram_kit.responses import JSON_MEDIA_TYPE
-from codegram_kit.schemas import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, next_link
-from codegram_kit.tracing import inject
+from codegram_kit.runtime.context import current_request_id
+from codegram_kit.runtime.tracing import inject
+from codegram_kit.web.errors import ValidationFailed
+from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, next_link
+from codegram_kit.web.responses import JSON_MEDIA_TYPE
 
 log = logging.getLogger("codegram.gateway.search")
 

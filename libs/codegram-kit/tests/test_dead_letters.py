@@ -11,12 +11,21 @@ import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from codegram_devstack.fleet import Fleet
-from codegram_kit import events
-from codegram_kit.db import Database, create_engine, schema_metadata
-from codegram_kit.outbox import Outbox, OutboxRelay, messaging_tables
+from codegram_kit.db.engine import Database, create_engine, schema_metadata
+from codegram_kit.messaging.consumer import (
+    DEAD_LETTER_ATTEMPTS,
+    DEAD_LETTER_CONSUMER,
+    DEAD_LETTER_EVENT_ID,
+    DEAD_LETTER_REASON,
+    DEAD_LETTER_SUBJECT,
+    IdempotentConsumer,
+)
+from codegram_kit.messaging.outbox import Outbox, OutboxRelay, messaging_tables
+from codegram_kit.messaging.streams import STREAM_NAME, connect, ensure_stream, subjects_overlap
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
 
@@ -37,16 +46,16 @@ async def schema(engines: Fleet):
 
 @pytest.fixture
 async def js(engines: Fleet):
-    nc = await events.connect(engines.nats_url, "kit-dead-letter-tests", retry=False)  # type: ignore[arg-type]
+    nc = await connect(engines.nats_url, "kit-dead-letter-tests", retry=False)  # type: ignore[arg-type]
     jetstream = nc.jetstream()
-    await events.ensure_stream(jetstream)
+    await ensure_stream(jetstream)
     yield jetstream
     await nc.close()
 
 
-def _consumer(schema, js, subject: str, handler, max_deliver: int = 3) -> events.IdempotentConsumer:
+def _consumer(schema, js, subject: str, handler, max_deliver: int = 3) -> IdempotentConsumer:
     name, db, _outbox, processed = schema
-    return events.IdempotentConsumer(
+    return IdempotentConsumer(
         service=name,
         name="counts",
         subjects=[subject],
@@ -59,7 +68,7 @@ def _consumer(schema, js, subject: str, handler, max_deliver: int = 3) -> events
     )
 
 
-def _dead_lettered(consumer: events.IdempotentConsumer) -> float:
+def _dead_lettered(consumer: IdempotentConsumer) -> float:
     labels = {"service": consumer.service, "consumer": consumer.durable}
     return REGISTRY.get_sample_value("codegram_events_dead_lettered_total", labels) or 0.0
 
@@ -72,12 +81,12 @@ async def _eventually(condition: Callable[[], Awaitable[bool]], seconds: float =
     raise AssertionError("condition not met in time")
 
 
-async def _dead_letters(js, consumer: events.IdempotentConsumer) -> list:
+async def _dead_letters(js, consumer: IdempotentConsumer) -> list:
     found, seq = [], 1
     while True:
         try:
-            raw = await js.get_msg(events.STREAM_NAME, seq=seq, subject=consumer.dead_letters, next=True)
-        except events.NotFoundError:
+            raw = await js.get_msg(STREAM_NAME, seq=seq, subject=consumer.dead_letters, next=True)
+        except NotFoundError:
             return found
         found.append(raw)
         seq = raw.seq + 1
@@ -114,15 +123,15 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
     [dead] = await _dead_letters(js, consumer)
     assert dead.subject == f"codegram.deadletter.{name}.counts"
     assert dead.data == payload
-    assert dead.headers[events.DEAD_LETTER_SUBJECT] == subject
-    assert dead.headers[events.DEAD_LETTER_EVENT_ID] == "evt-dl-1"
-    assert dead.headers[events.DEAD_LETTER_CONSUMER] == f"{name}-counts"
-    assert dead.headers[events.DEAD_LETTER_ATTEMPTS] == "3"
+    assert dead.headers[DEAD_LETTER_SUBJECT] == subject
+    assert dead.headers[DEAD_LETTER_EVENT_ID] == "evt-dl-1"
+    assert dead.headers[DEAD_LETTER_CONSUMER] == f"{name}-counts"
+    assert dead.headers[DEAD_LETTER_ATTEMPTS] == "3"
     # The reason names the error without its details (statement parameters stay out).
-    assert dead.headers[events.DEAD_LETTER_REASON] == "RuntimeError: postgres is away"
+    assert dead.headers[DEAD_LETTER_REASON] == "RuntimeError: postgres is away"
     assert dead.headers["CodeGram-Event-Type"] == "codegram.events.v1.UserUpdated"
     assert _dead_lettered(consumer) == 1
-    info = await js.consumer_info(events.STREAM_NAME, consumer.durable)
+    info = await js.consumer_info(STREAM_NAME, consumer.durable)
     assert info.num_pending == 0 and info.num_ack_pending == 0  # terminated, not waiting
     async with db.sessions() as session:
         assert (await session.execute(sa.select(processed.c.event_id))).scalars().all() == []
@@ -166,8 +175,8 @@ async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running
     await consumer.deliver(third)
     assert calls == 0
     [dead] = await _dead_letters(js, consumer)
-    assert dead.headers[events.DEAD_LETTER_REASON] == "not settled after 2 deliveries"
-    assert dead.headers[events.DEAD_LETTER_ATTEMPTS] == "3"
+    assert dead.headers[DEAD_LETTER_REASON] == "not settled after 2 deliveries"
+    assert dead.headers[DEAD_LETTER_ATTEMPTS] == "3"
     assert (await consumer.replay_dead_letters()).replayed == 1 and calls == 1
 
 
@@ -181,7 +190,7 @@ async def test_a_consumer_made_with_a_jetstream_delivery_limit_is_updated(schema
     consumer = _consumer(schema, js, subject, handler)
     # As earlier versions made it: JetStream itself dropped the message after 10 deliveries.
     await js.add_consumer(
-        events.STREAM_NAME,
+        STREAM_NAME,
         ConsumerConfig(
             durable_name=consumer.durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -191,7 +200,7 @@ async def test_a_consumer_made_with_a_jetstream_delivery_limit_is_updated(schema
         ),
     )
     await consumer.subscribe()
-    info = await js.consumer_info(events.STREAM_NAME, consumer.durable)
+    info = await js.consumer_info(STREAM_NAME, consumer.durable)
     assert info.config.max_deliver == -1
 
 
@@ -200,7 +209,7 @@ async def test_a_consumer_made_with_a_jetstream_delivery_limit_is_updated(schema
 )
 def test_no_consumer_may_listen_to_dead_letters(subject: str) -> None:
     with pytest.raises(ValueError, match="dead letters"):
-        events.IdempotentConsumer(
+        IdempotentConsumer(
             service="users",
             name="counts",
             subjects=[subject],
@@ -223,8 +232,8 @@ def test_no_consumer_may_listen_to_dead_letters(subject: str) -> None:
     ],
 )
 def test_subjects_overlap(a: str, b: str, overlap: bool) -> None:
-    assert events.subjects_overlap(a, b) is overlap
-    assert events.subjects_overlap(b, a) is overlap
+    assert subjects_overlap(a, b) is overlap
+    assert subjects_overlap(b, a) is overlap
 
 
 async def test_the_outbox_backlog_gauge_counts_what_waits_while_nats_is_away(schema, js) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from codegram_kit.errors import Unavailable
-from codegram_kit.http import create_app
+from codegram_kit.web.app import create_app
+from codegram_kit.web.errors import Unavailable
 
 
 def _client() -> TestClient:

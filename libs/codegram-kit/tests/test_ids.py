@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codegram_kit.ids import new_uuid7, parse_id
+from codegram_kit.db.ids import new_uuid7, parse_id
 
 
 def test_ids_are_uuid7_and_ordered_by_time() -> None:

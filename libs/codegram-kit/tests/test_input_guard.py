@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
-from codegram_kit.http import create_app
-from codegram_kit.input_guard import has_json_nul_escape
+from codegram_kit.web.app import create_app
+from codegram_kit.web.input_guard import has_json_nul_escape
 
 reached: list[str] = []
 

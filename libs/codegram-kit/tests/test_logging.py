@@ -8,9 +8,9 @@ import logging
 import pytest
 from opentelemetry import trace
 
-from codegram_kit.context import request_id_var
-from codegram_kit.logging import REDACTED, configure_logging, redact
-from codegram_kit.tracing import configure_tracing
+from codegram_kit.runtime.context import request_id_var
+from codegram_kit.runtime.logging import REDACTED, configure_logging, redact
+from codegram_kit.runtime.tracing import configure_tracing
 
 
 def test_json_lines_carry_request_and_trace_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +117,7 @@ def test_uvicorn_websocket_lines_carry_no_query_string(capsys: pytest.CaptureFix
 
 
 def test_sql_errors_carry_no_parameters() -> None:
-    from codegram_kit.db import create_engine
+    from codegram_kit.db.engine import create_engine
 
     engine = create_engine("postgresql://nobody@127.0.0.1:1/none", "kit")
     assert engine.sync_engine.hide_parameters

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from nats.aio.msg import Msg
 
 from codegram_devstack.fleet import Fleet
-from codegram_kit import events
-from codegram_kit.db import Database, create_engine, schema_metadata
-from codegram_kit.outbox import Outbox, OutboxRelay, messaging_tables
+from codegram_kit.db.engine import Database, create_engine, schema_metadata
+from codegram_kit.messaging.consumer import IdempotentConsumer
+from codegram_kit.messaging.outbox import Outbox, OutboxRelay, messaging_tables
+from codegram_kit.messaging.streams import connect, ensure_stream
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
 
@@ -42,9 +43,9 @@ async def schema(engines: Fleet):
     await db.dispose()
 
 
-def _consumer(schema, js, subject: str, handler) -> events.IdempotentConsumer:
+def _consumer(schema, js, subject: str, handler) -> IdempotentConsumer:
     name, db, _outbox, processed = schema
-    return events.IdempotentConsumer(
+    return IdempotentConsumer(
         service=name,
         name="test",
         subjects=[subject],
@@ -57,9 +58,9 @@ def _consumer(schema, js, subject: str, handler) -> events.IdempotentConsumer:
 
 @pytest.fixture
 async def js(engines: Fleet):
-    nc = await events.connect(engines.nats_url, "kit-tests")  # type: ignore[arg-type]
+    nc = await connect(engines.nats_url, "kit-tests")  # type: ignore[arg-type]
     jetstream = nc.jetstream()
-    await events.ensure_stream(jetstream)
+    await ensure_stream(jetstream)
     yield jetstream
     await nc.close()
 

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from codegram_devstack import engines as devstack_engines
 from codegram_devstack.engines import free_port
 from codegram_devstack.fleet import Fleet
-from codegram_kit.db import create_engine, schema_metadata
-from codegram_kit.outbox import messaging_tables
-from codegram_kit.readiness import evaluate
-from codegram_kit.service import ServiceRuntime
-from codegram_kit.settings import ServiceSettings
+from codegram_kit.db.engine import create_engine, schema_metadata
+from codegram_kit.messaging.outbox import messaging_tables
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.runtime.readiness import evaluate
+from codegram_kit.runtime.settings import ServiceSettings
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 
 from codegram_docs.__main__ import SERVICE
-from codegram_kit.migrations import alembic_config
+from codegram_kit.db.migrations import alembic_config
 
 
 def test_builds_its_app_with_public_and_internal_routes() -> None:

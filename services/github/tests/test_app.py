@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 
 from codegram_github.__main__ import SERVICE
-from codegram_kit.migrations import alembic_config
+from codegram_kit.db.migrations import alembic_config
 
 
 def test_builds_its_app_and_revision_0001_creates_the_outbox(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Pure rules of API.md "Snippets": code previews (tags and ids are codegram_kit's, tested there)."""
+"""Pure rules of API.md "Snippets": code previews (tags and ids are tested in the libraries they live in)."""
 
 from __future__ import annotations
 

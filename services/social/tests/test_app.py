@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic import command
 
-from codegram_kit.migrations import alembic_config
+from codegram_kit.db.migrations import alembic_config
 from codegram_social.__main__ import SERVICE
 
 

@@ -16,7 +16,7 @@ from honcho.manager import Manager
 from codegram_devstack import protogen
 from codegram_devstack.fleet import Fleet, Ports, wait_ready
 from codegram_devstack.github_demo_data import ACCOUNTS
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 log = logging.getLogger("codegram.devstack")

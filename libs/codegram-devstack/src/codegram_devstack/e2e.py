@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from codegram_devstack.fleet import RunningFleet
-from codegram_kit.grpc import create_channel
+from codegram_kit.grpc.client import create_channel
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 # GitHub ids no other test run on the same database is likely to use.

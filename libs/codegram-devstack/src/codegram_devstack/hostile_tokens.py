@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from codegram_devstack.tokens import TestSigningKey
-from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
+from codegram_kit.web.tokens import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 
 HEADER = {"alg": "EdDSA", "kid": TEST_KEY_ID, "typ": ACCESS_TOKEN_TYPE}
 # Deeper than Python's JSON decoder goes, yet short enough to fit in a request header.

@@ -10,7 +10,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from codegram_kit.auth import ACCESS_TOKEN_TYPE, TEST_KEY_ID
+from codegram_kit.web.tokens import ACCESS_TOKEN_TYPE, TEST_KEY_ID
 
 
 class TestSigningKey:

@@ -1,1 +1,1 @@
-"""Code every CodeGram process shares: settings, logging, metrics, tracing, db, outbox, events, gRPC."""
+"""Plumbing every CodeGram process shares, one subpackage per concern: runtime, web, grpc, messaging, db."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from codegram_auth import api, grpc_api, models
 from codegram_auth.config import AuthSettings
-from codegram_kit.service import ServiceDefinition
+from codegram_kit.runtime.definition import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="auth",

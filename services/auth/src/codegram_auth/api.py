@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from codegram_auth.domain import TokenPair
 from codegram_auth.schemas import AuthorizeRead, CallbackBody, RefreshBody, TokenRead
 from codegram_auth.service import AuthService, auth_service
-from codegram_kit.auth import CurrentPrincipal
-from codegram_kit.errors import error_response
+from codegram_kit.web.errors import error_response
+from codegram_kit.web.principal import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 # The keys' well-known address (RFC 8615), outside the versioned API: verifiers are configured with it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from codegram_kit.settings import ServiceSettings
+from codegram_kit.runtime.settings import ServiceSettings
 
 # Development-only defaults, refused in production.
 _DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1lbmNyeXB0aW9uLWtleSE="

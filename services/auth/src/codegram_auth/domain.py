@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from codegram_kit.auth import ACCESS_TOKEN_TYPE
-from codegram_kit.user_views import UserRead
+from codegram_clients.users import UserRead
+from codegram_kit.web.tokens import ACCESS_TOKEN_TYPE
 
 ALGORITHM = "EdDSA"
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.outbox import Outbox
+from codegram_kit.messaging.outbox import Outbox
 from codegram_proto.codegram.events.v1 import auth_pb2 as events_pb2
 
 SIGNED_IN = "codegram.auth.user.signed_in"

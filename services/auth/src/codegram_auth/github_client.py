@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from codegram_kit.errors import BadGateway, GatewayTimeout, Unauthorized
+from codegram_kit.web.errors import BadGateway, GatewayTimeout, Unauthorized
 
 log = logging.getLogger("codegram.auth.github")
 

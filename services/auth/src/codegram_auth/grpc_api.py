@@ -8,7 +8,7 @@ from datetime import timedelta
 from grpc import aio
 
 from codegram_auth.service import auth_service
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.auth.v1 import auth_pb2, auth_pb2_grpc
 
 

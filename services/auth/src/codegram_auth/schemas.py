@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from codegram_kit.schemas import StrictModel
-from codegram_kit.user_views import UserRead
+from codegram_clients.users import UserRead
+from codegram_kit.web.requests import StrictModel
 
 
 class AuthorizeRead(BaseModel):

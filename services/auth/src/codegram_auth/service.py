@@ -40,11 +40,11 @@ from codegram_auth.events import AuthEvents
 from codegram_auth.github_client import GitHubIdentity, GitHubOAuth
 from codegram_auth.repository import GitHubTokenRepository, RefreshTokenRepository, SigningKeyRepository
 from codegram_auth.users_client import UsersClient
-from codegram_kit.db import Database
-from codegram_kit.errors import NotFound, Unavailable, ValidationFailed
-from codegram_kit.outbox import Outbox
-from codegram_kit.service import ServiceRuntime
-from codegram_kit.user_views import UserRead
+from codegram_clients.users import UserRead
+from codegram_kit.db.engine import Database
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import NotFound, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 from grpc import StatusCode, aio
 
 from codegram_auth.github_client import GitHubIdentity
-from codegram_kit.errors import BadGateway, Unavailable
-from codegram_kit.user_views import UserRead, user_from_proto
+from codegram_clients.users import UserRead, user_from_proto
+from codegram_kit.web.errors import BadGateway, Unavailable
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from codegram_docs import api, grpc_api, models
 from codegram_docs.config import DocsSettings
-from codegram_kit.service import ServiceDefinition
+from codegram_kit.runtime.definition import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="docs",

@@ -9,21 +9,21 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from codegram_clients.users import GrpcAuthorDirectory
+from codegram_content.api_models import content_fields
+from codegram_content.items import Authored, SearchHit
+from codegram_content.query_params import Cursor, Limit, SearchQuery, TagParams, viewer_id
+from codegram_content.tags import tag_filter
+from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP
 from codegram_docs.config import DocsSettings
 from codegram_docs.domain import Doc
 from codegram_docs.repository import ListFilters
 from codegram_docs.schemas import DocCreate, DocListItem, DocRead, DocSearchHit, DocSearchResults, DocUpdate
 from codegram_docs.service import DEFAULT_RENDER_TIMEOUT, DocService
-from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
-from codegram_kit.authors import GrpcAuthorDirectory
-from codegram_kit.content import Authored, SearchHit
-from codegram_kit.content_schemas import content_fields
-from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP
-from codegram_kit.params import Cursor, Limit, SearchQuery, TagParams, viewer_id
-from codegram_kit.responses import etag_json, page_response
-from codegram_kit.schemas import DEFAULT_LIMIT, Page
-from codegram_kit.service import ServiceRuntime
-from codegram_kit.tags import tag_filter
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.pagination import DEFAULT_LIMIT, Page
+from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
+from codegram_kit.web.responses import etag_json, page_response
 
 router = APIRouter(prefix="/api/v1", tags=["docs"])
 # Not routed by the gateway (it forwards /api/v1 only): the gateway's /api/v1/search calls it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from codegram_kit.settings import ServiceSettings
+from codegram_kit.runtime.settings import ServiceSettings
 
 
 class DocsSettings(ServiceSettings):

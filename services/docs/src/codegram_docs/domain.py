@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegram_kit.content import ContentItem
+from codegram_content.items import ContentItem
 
 # API.md: content (markdown) at most 512 KiB, counted in UTF-8 bytes.
 MAX_CONTENT_BYTES = 512 * 1024

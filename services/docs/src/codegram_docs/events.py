@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_content.change_events import ContentEvents, proto_timestamp
 from codegram_docs.domain import Doc
-from codegram_kit.content_events import ContentEvents, proto_timestamp
-from codegram_kit.outbox import Outbox
+from codegram_kit.messaging.outbox import Outbox
 from codegram_proto.codegram.events.v1 import docs_pb2 as events_pb2
 
 SUBJECT_PREFIX = "codegram.docs.doc"

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 from grpc import aio
 
+from codegram_clients.users import GrpcAuthorDirectory
+from codegram_content.change_events import proto_timestamp
+from codegram_content.use_cases import check_batch
 from codegram_docs.domain import Doc
 from codegram_docs.service import DocService
-from codegram_kit.authors import GrpcAuthorDirectory
-from codegram_kit.content_events import proto_timestamp
-from codegram_kit.content_service import check_batch
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 
 

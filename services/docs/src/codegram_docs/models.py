@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from codegram_kit.content_store import content_table, public_indexes
-from codegram_kit.db import schema_metadata
-from codegram_kit.outbox import messaging_tables
+from codegram_content.store import content_table, public_indexes
+from codegram_kit.db.engine import schema_metadata
+from codegram_kit.messaging.outbox import messaging_tables
 
 SCHEMA = "docs"
 metadata = schema_metadata(SCHEMA)

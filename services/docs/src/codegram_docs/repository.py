@@ -1,4 +1,4 @@
-"""Every query of the docs service (the ones all content shares are codegram_kit.content_store's)."""
+"""Every query of the docs service (the ones all content shares are codegram_content.store's)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from codegram_content.search_sql import search_vector
+from codegram_content.store import ContentRows
 from codegram_docs.domain import Doc
 from codegram_docs.models import docs
 from codegram_docs.slugs import numbered
-from codegram_kit.content_store import ContentRows
-from codegram_kit.search_sql import search_vector
 
 # Content highlights come from this much of the head of the markdown (see highlighted).
 HEADLINE_CONTENT_CHARS = 64 * 1024

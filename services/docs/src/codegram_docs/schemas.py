@@ -9,8 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from codegram_docs.domain import MAX_CONTENT_BYTES
-from codegram_kit.content_schemas import (
+from codegram_content.api_models import (
     KEEP_WHITESPACE,
     ContentFields,
     Description,
@@ -20,8 +19,9 @@ from codegram_kit.content_schemas import (
     VisibilityField,
     within_bytes,
 )
-from codegram_kit.schemas import StrictModel
-from codegram_kit.tags import Tags
+from codegram_content.tags import Tags
+from codegram_docs.domain import MAX_CONTENT_BYTES
+from codegram_kit.web.requests import StrictModel
 
 Content = Annotated[str, KEEP_WHITESPACE, within_bytes(MAX_CONTENT_BYTES)]
 

@@ -1,7 +1,7 @@
 """The docs service's use cases; the HTTP and gRPC doors both call these.
 
 Reads, ownership, deletion, search and the shape of an update are every content service's
-(codegram_kit.content_service); what is the docs' own is the slug (made once from the title, found
+(codegram_content.use_cases); what is the docs' own is the slug (made once from the title, found
 by author and slug) and the rendered, sanitised HTML of the markdown.
 """
 
@@ -12,17 +12,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_clients.users import AuthorDirectory
+from codegram_content.items import Authored
+from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService
 from codegram_docs import rendering
 from codegram_docs.domain import Doc
 from codegram_docs.events import doc_events
 from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
 from codegram_docs.slugs import SLUG, slugify
-from codegram_kit.authors import AuthorDirectory
-from codegram_kit.content import Authored
-from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP, ContentService
-from codegram_kit.errors import Conflict, NotFound
-from codegram_kit.ids import new_uuid7, parse_id
-from codegram_kit.outbox import Outbox
+from codegram_kit.db.ids import new_uuid7, parse_id
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.web.errors import Conflict, NotFound
 
 DEFAULT_RENDER_TIMEOUT = 6.0
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from codegram_github import api, models
 from codegram_github.config import GitHubSettings
-from codegram_kit.service import ServiceDefinition
+from codegram_kit.runtime.definition import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     "github", models, Path(__file__).parent / "migrations", GitHubSettings, routers=[api.router]

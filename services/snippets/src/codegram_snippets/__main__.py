@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from codegram_kit.service import ServiceDefinition
+from codegram_kit.runtime.definition import ServiceDefinition
 from codegram_snippets import api, grpc_api, models
 from codegram_snippets.config import SnippetsSettings
 

@@ -9,16 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from codegram_kit.auth import CurrentPrincipal, OptionalPrincipal
-from codegram_kit.authors import GrpcAuthorDirectory
-from codegram_kit.content import Authored, SearchHit
-from codegram_kit.content_schemas import content_fields
-from codegram_kit.errors import ValidationFailed
-from codegram_kit.params import Cursor, Limit, SearchQuery, TagParams, viewer_id
-from codegram_kit.responses import etag_json, page_response
-from codegram_kit.schemas import DEFAULT_LIMIT, Page
-from codegram_kit.service import ServiceRuntime
-from codegram_kit.tags import tag_filter
+from codegram_clients.users import GrpcAuthorDirectory
+from codegram_content.api_models import content_fields
+from codegram_content.items import Authored, SearchHit
+from codegram_content.query_params import Cursor, Limit, SearchQuery, TagParams, viewer_id
+from codegram_content.tags import tag_filter
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import ValidationFailed
+from codegram_kit.web.pagination import DEFAULT_LIMIT, Page
+from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
+from codegram_kit.web.responses import etag_json, page_response
 from codegram_snippets import languages
 from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import Snippet, code_preview

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegram_kit.content import ContentItem
+from codegram_content.items import ContentItem
 
 MAX_CODE_BYTES = 100 * 1024
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.content_events import ContentEvents, proto_timestamp
-from codegram_kit.outbox import Outbox
+from codegram_content.change_events import ContentEvents, proto_timestamp
+from codegram_kit.messaging.outbox import Outbox
 from codegram_proto.codegram.events.v1 import snippets_pb2 as events_pb2
 from codegram_snippets.domain import Snippet
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 from grpc import aio
 
-from codegram_kit.authors import GrpcAuthorDirectory
-from codegram_kit.content_events import proto_timestamp
-from codegram_kit.content_service import check_batch
-from codegram_kit.service import ServiceRuntime
+from codegram_clients.users import GrpcAuthorDirectory
+from codegram_content.change_events import proto_timestamp
+from codegram_content.use_cases import check_batch
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
 from codegram_snippets.domain import Snippet
 from codegram_snippets.service import SnippetService

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from codegram_kit.content_store import content_table, public_indexes
-from codegram_kit.db import schema_metadata
-from codegram_kit.outbox import messaging_tables
+from codegram_content.store import content_table, public_indexes
+from codegram_kit.db.engine import schema_metadata
+from codegram_kit.messaging.outbox import messaging_tables
 
 SCHEMA = "snippets"
 metadata = schema_metadata(SCHEMA)
@@ -19,7 +19,7 @@ snippets = content_table(
     sa.Column("language_detected", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 public_indexes(snippets)
-# Snippets are also listed by language (the partial-index rule of codegram_kit.content_store).
+# Snippets are also listed by language (the partial-index rule of codegram_content.store).
 sa.Index(
     "ix_snippets_public_language_recent",
     snippets.c.language,

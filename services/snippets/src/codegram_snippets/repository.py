@@ -1,4 +1,4 @@
-"""Every query of the snippets service (the ones all content shares are codegram_kit.content_store's)."""
+"""Every query of the snippets service (the ones all content shares are codegram_content.store's)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codegram_kit.content_store import ContentRows
-from codegram_kit.search_sql import search_vector
+from codegram_content.search_sql import search_vector
+from codegram_content.store import ContentRows
 from codegram_snippets.domain import PREVIEW_CHARS, Snippet
 from codegram_snippets.models import snippets
 

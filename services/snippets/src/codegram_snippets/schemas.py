@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from codegram_kit.content_schemas import (
+from codegram_content.api_models import (
     KEEP_WHITESPACE,
     ContentFields,
     Description,
@@ -19,8 +19,8 @@ from codegram_kit.content_schemas import (
     VisibilityField,
     within_bytes,
 )
-from codegram_kit.schemas import StrictModel
-from codegram_kit.tags import Tags
+from codegram_content.tags import Tags
+from codegram_kit.web.requests import StrictModel
 from codegram_snippets import languages
 from codegram_snippets.domain import MAX_CODE_BYTES
 

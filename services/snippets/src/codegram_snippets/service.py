@@ -1,7 +1,7 @@
 """The snippets service's use cases; the HTTP and gRPC doors both call these.
 
 Reads, ownership, deletion, search and the shape of an update are every content service's
-(codegram_kit.content_service); what is the snippets' own is the language: named by the author or
+(codegram_content.use_cases); what is the snippets' own is the language: named by the author or
 detected from the code.
 """
 
@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.authors import AuthorDirectory
-from codegram_kit.content import Authored
-from codegram_kit.content_service import DEFAULT_CANDIDATE_CAP, ContentService
-from codegram_kit.errors import NotFound
-from codegram_kit.ids import new_uuid7, parse_id
-from codegram_kit.outbox import Outbox
+from codegram_clients.users import AuthorDirectory
+from codegram_content.items import Authored
+from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService
+from codegram_kit.db.ids import new_uuid7, parse_id
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.web.errors import NotFound
 from codegram_snippets import languages
 from codegram_snippets.domain import Snippet
 from codegram_snippets.events import snippet_events

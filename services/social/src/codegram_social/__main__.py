@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from codegram_kit.service import ServiceDefinition
+from codegram_kit.runtime.definition import ServiceDefinition
 from codegram_social import api, models
 from codegram_social.config import SocialSettings
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codegram_kit.db import schema_metadata
-from codegram_kit.outbox import messaging_tables
+from codegram_kit.db.engine import schema_metadata
+from codegram_kit.messaging.outbox import messaging_tables
 
 SCHEMA = "social"
 metadata = schema_metadata(SCHEMA)

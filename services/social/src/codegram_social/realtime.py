@@ -34,9 +34,9 @@ from nats.aio.subscription import Subscription
 from prometheus_client import Gauge
 from starlette.datastructures import State
 
-from codegram_kit.auth import bearer_token
-from codegram_kit.errors import Unauthorized
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import Unauthorized
+from codegram_kit.web.principal import bearer_token
 from codegram_proto.codegram.events.v1 import auth_pb2 as auth_events
 
 log = logging.getLogger("codegram.social.realtime")

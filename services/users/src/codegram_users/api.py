@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from codegram_kit.auth import CurrentPrincipal
-from codegram_kit.responses import etag_json, page_response
-from codegram_kit.schemas import MAX_LIMIT, Page
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.pagination import MAX_LIMIT, Page
+from codegram_kit.web.principal import CurrentPrincipal
+from codegram_kit.web.responses import etag_json, page_response
 from codegram_users.domain import User
 from codegram_users.events import UserEvents
 from codegram_users.schemas import GitHubSummary, UserMe, UserRead, UserStats, UserUpdate

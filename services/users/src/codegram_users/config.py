@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codegram_kit.settings import ServiceSettings
+from codegram_kit.runtime.settings import ServiceSettings
 
 
 class UsersSettings(ServiceSettings):

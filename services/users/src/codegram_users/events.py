@@ -11,9 +11,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.events import IdempotentConsumer
-from codegram_kit.outbox import Outbox
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.messaging.consumer import IdempotentConsumer
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User

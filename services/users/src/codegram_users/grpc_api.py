@@ -8,8 +8,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.errors import ValidationFailed
-from codegram_kit.service import ServiceRuntime
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import ValidationFailed
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 from codegram_users.domain import GitHubAccount, User
 from codegram_users.events import UserEvents

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
-from codegram_kit.schemas import StrictModel
-from codegram_kit.user_views import GitHubSummary, UserRead, UserStats
+from codegram_clients.users import GitHubSummary, UserRead, UserStats
+from codegram_kit.web.requests import StrictModel
 
 __all__ = ["GitHubSummary", "UserMe", "UserRead", "UserStats", "UserUpdate"]
 

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_kit.errors import NotFound, ValidationFailed
-from codegram_kit.schemas import decode_cursor, encode_cursor
+from codegram_kit.web.errors import NotFound, ValidationFailed
+from codegram_kit.web.pagination import decode_cursor, encode_cursor
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
 from codegram_users.repository import UserRepository
 

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-22
 """
 
-from codegram_kit.migrations import messaging_revision
+from codegram_kit.db.migrations import messaging_revision
 
 revision, down_revision, branch_labels, depends_on = "0001", None, None, None
 upgrade, downgrade = messaging_revision("auth")

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-The vectors are stored, and their terms come from codegram_kit.text_search, which now keeps
+The vectors are stored, and their terms come from codegram_content.text_search, which now keeps
 `parse_utf8_bytes`'s `utf8` whole instead of `utf` and `8`. Only rows with a letter beside a digit
 get different terms, so only those are rebuilt, in Python, in batches (a row costs about what a
 write of it does). Offline (SQL script) mode cannot run Python over the rows: run it online.
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 
+from codegram_content.search_sql import LETTER_BESIDE_DIGIT, rebuild_search_vectors
 from codegram_docs.repository import doc_vector
-from codegram_kit.search_sql import LETTER_BESIDE_DIGIT, rebuild_search_vectors
 
 revision: str = "0003"
 down_revision: str | None = "0002"

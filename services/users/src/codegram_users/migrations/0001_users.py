@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from codegram_kit.migrations import create_messaging_tables, drop_messaging_tables
+from codegram_kit.db.migrations import create_messaging_tables, drop_messaging_tables
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -1,0 +1,1 @@
+"""What snippets and docs share: items, visibility, tags, keyset lists, search, use cases, store, events."""

@@ -1,0 +1,297 @@
+"""Tables and queries the content repositories (snippets, docs) share.
+
+A content table has the columns of `ContentItem`, a weighted `search` tsvector and its own columns
+(`content_table`). Only public items are ever listed or searched by others, so those indexes are
+partial (`public_indexes`), and a query can only use them when it says `visibility = 'public'` in
+its text: `is_public` writes that predicate as a literal, not a bound parameter, for exactly this
+reason. Lists are keyset-paginated on `(created_at, id)` or `(likes_count, id)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_content.items import ContentItem
+from codegram_content.keyset import Order
+from codegram_content.search_sql import (
+    BODY_HEADLINE,
+    TITLE_HEADLINE,
+    headline,
+    plan_for_these_values,
+    rank_order,
+    ranked_page,
+)
+
+ItemT = TypeVar("ItemT", bound=ContentItem)
+
+
+def content_table(name: str, metadata: sa.MetaData, *own: sa.SchemaItem) -> sa.Table:
+    """A content table: its id and author, the service's own columns and constraints, then the rest."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Uuid, primary_key=True),
+        # The users service's user id; no foreign key across schemas (ARCHITECTURE.md).
+        sa.Column("author_id", sa.Uuid, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False, server_default=""),
+        *own,
+        sa.Column("tags", ARRAY(sa.Text), nullable=False, server_default="{}"),
+        sa.Column("visibility", sa.Text, nullable=False),
+        # Kept by the social service's like and comment events once it exists.
+        sa.Column("likes_count", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("comments_count", sa.BigInteger, nullable=False, server_default="0"),
+        # Weighted terms (title and tags A, description B, body C) built at each write.
+        sa.Column("search", TSVECTOR, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("visibility IN ('public', 'unlisted', 'private')", name="visibility"),
+    )
+
+
+def public_indexes(table: sa.Table) -> None:
+    """Newest and most liked public items, their tags and terms; and every item of an author, newest first."""
+    public = sa.text("visibility = 'public'")
+    c, name = table.c, table.name
+    sa.Index(f"ix_{name}_public_recent", c.created_at.desc(), c.id.desc(), postgresql_where=public)
+    sa.Index(f"ix_{name}_public_popular", c.likes_count.desc(), c.id.desc(), postgresql_where=public)
+    sa.Index(f"ix_{name}_public_tags", c.tags, postgresql_using="gin", postgresql_where=public)
+    sa.Index(f"ix_{name}_public_search", c.search, postgresql_using="gin", postgresql_where=public)
+    # An author's own list shows every visibility to the author and only public ones to others.
+    sa.Index(f"ix_{name}_author_recent", c.author_id, c.created_at.desc(), c.id.desc())
+
+
+def is_public(table: sa.Table) -> sa.ColumnElement[bool]:
+    return table.c.visibility == sa.literal_column("'public'")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def item_from_row(cls: type[ItemT], row: sa.Row[Any]) -> ItemT:
+    mapping = row._mapping
+    values = {name: mapping[name] for name in _field_names(cls)}
+    values["tags"] = tuple(values["tags"])
+    return cls(**values)
+
+
+def public_list(
+    table: sa.Table,
+    columns: Sequence[sa.ColumnElement[Any]],
+    where: Sequence[sa.ColumnElement[bool]],
+    order: Order,
+    after: tuple[Any, UUID] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    """Public items matching `where` in keyset order: newest or most liked first, then id."""
+    query = sa.select(*columns).where(is_public(table), *where)
+    key = table.c.created_at if order == "recent" else table.c.likes_count
+    if after is not None:
+        query = query.where(sa.tuple_(key, table.c.id) < sa.tuple_(*after))
+    return query.order_by(key.desc(), table.c.id.desc()).limit(limit)
+
+
+def author_list(
+    table: sa.Table,
+    columns: Sequence[sa.ColumnElement[Any]],
+    author_id: UUID,
+    *,
+    public_only: bool,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    """An author's items, newest first (all of them, or the public ones only)."""
+    query = sa.select(*columns).where(table.c.author_id == author_id)
+    if public_only:
+        query = query.where(is_public(table))
+    if after is not None:
+        query = query.where(sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(*after))
+    return query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+
+
+def search_page(
+    table: sa.Table,
+    columns: Sequence[sa.ColumnElement[Any]],
+    where: Sequence[sa.ColumnElement[bool]],
+    websearch: str,
+    after: tuple[float, datetime, UUID] | None,
+    limit: int,
+    candidate_cap: int,
+) -> sa.Select[Any]:
+    """`(score, *columns)` of one page of public matches, best first (search_sql.ranked_page): the
+    page is cut from the ranked candidates first, and only its rows are read whole."""
+    ranked = ranked_page(table, [is_public(table), *where], websearch, after, limit, candidate_cap)
+    return (
+        sa.select(ranked.c.score, *columns)
+        .join(ranked, ranked.c.id == table.c.id)
+        .order_by(*rank_order(ranked))
+    )
+
+
+class ContentFilters(Protocol):
+    """A list's or a search's filters (tags, a language, ...) as conditions on the service's table."""
+
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+    def where(self) -> list[sa.ColumnElement[bool]]: ...
+
+
+class ContentRows(Generic[ItemT]):
+    """The queries every content repository runs; a repository subclass names its table, its item
+    class, the columns lists read, and how its search vector is built."""
+
+    table: sa.Table
+    item_class: type[ItemT]
+    # The fields the search vector is built from (the `vector` method's keyword arguments).
+    searched_fields: tuple[str, ...] = ("title", "description", "tags")
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        # Vectors built for this repository object (one request), by the searched fields' values.
+        self._vectors: dict[tuple[Any, ...], sa.ColumnElement[Any]] = {}
+
+    @property
+    def all_columns(self) -> list[sa.ColumnElement[Any]]:
+        return [c for c in self.table.c if c.name != "search"]
+
+    @property
+    def list_columns(self) -> list[sa.ColumnElement[Any]]:
+        """What lists and search hits read; by default everything but the search vector."""
+        return self.all_columns
+
+    def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
+        raise NotImplementedError
+
+    def item(self, row: sa.Row[Any]) -> ItemT:
+        return item_from_row(self.item_class, row)
+
+    async def _vector_of(self, fields: dict[str, Any]) -> sa.ColumnElement[Any]:
+        # Splitting a long body into terms takes up to a good part of a second: off the event loop.
+        return await asyncio.to_thread(functools.partial(self.vector, **fields))
+
+    async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None:
+        query = sa.select(*self.all_columns).where(self.table.c.id == item_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return self.item(row) if row else None
+
+    async def committed(self, item_id: UUID) -> ItemT | None:
+        """The item as last committed, read outside the unit of work on a short connection of its
+        own (returned to the pool at once): the unit of work takes its connection only at its first
+        statement, so slow work done after this read holds neither a lock nor a connection."""
+        query = sa.select(*self.all_columns).where(self.table.c.id == item_id)
+        async with AsyncSession(self.session.bind) as reader:
+            row = (await reader.execute(query)).first()
+        return self.item(row) if row else None
+
+    async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]:
+        if not ids:
+            return []
+        query = sa.select(*self.list_columns).where(self.table.c.id.in_(ids))
+        return [self.item(r) for r in (await self.session.execute(query)).all()]
+
+    async def search_vector_after(
+        self, current: ItemT, changes: dict[str, Any]
+    ) -> sa.ColumnElement[Any] | None:
+        """The search vector of `current` with `changes` applied; None when no searched field changes."""
+        if not any(f in changes for f in self.searched_fields):
+            return None
+        fields = {f: changes.get(f, getattr(current, f)) for f in self.searched_fields}
+        key = tuple(tuple(v) if isinstance(v, list | tuple) else v for v in fields.values())
+        if key not in self._vectors:
+            self._vectors[key] = await self._vector_of(fields)
+        return self._vectors[key]
+
+    async def update(
+        self, current: ItemT, changes: dict[str, Any], search: sa.ColumnElement[Any] | None = None
+    ) -> ItemT:
+        """Write `changes`, with `search` as the new vector (search_vector_after of the same
+        changes, worked out beforehand); built here when a searched field changes without one."""
+        values = dict(changes)
+        if search is None:
+            search = await self.search_vector_after(current, changes)
+        if search is not None:
+            values["search"] = search
+        query = (
+            sa.update(self.table)
+            .where(self.table.c.id == current.id)
+            .values(**values)
+            .returning(*self.all_columns)
+        )
+        return self.item((await self.session.execute(query)).one())
+
+    async def delete(self, item_id: UUID) -> None:
+        await self.session.execute(sa.delete(self.table).where(self.table.c.id == item_id))
+
+    async def list_public(
+        self,
+        filters: ContentFilters,
+        author_id: UUID | None,
+        order: Order,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+    ) -> list[ItemT]:
+        """Public items in keyset order: (created_at, id) or (likes_count, id), newest/most liked first."""
+        if filters.tags:
+            await plan_for_these_values(self.session)
+        where = filters.where()
+        if author_id:
+            where.append(self.table.c.author_id == author_id)
+        query = public_list(self.table, self.list_columns, where, order, after, limit)
+        return [self.item(r) for r in (await self.session.execute(query)).all()]
+
+    async def list_by_author(
+        self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[ItemT]:
+        query = author_list(
+            self.table, self.list_columns, author_id, public_only=public_only, after=after, limit=limit
+        )
+        return [self.item(r) for r in (await self.session.execute(query)).all()]
+
+    async def search(
+        self,
+        websearch: str,
+        filters: ContentFilters,
+        after: tuple[float, datetime, UUID] | None,
+        limit: int,
+        candidate_cap: int,
+    ) -> list[tuple[ItemT, float]]:
+        """Public matches, best first, ranked among the newest `candidate_cap` matches (see
+        search_sql.ranked_page); whole rows are read for the page only."""
+        await plan_for_these_values(self.session)
+        query = search_page(
+            self.table, self.list_columns, filters.where(), websearch, after, limit, candidate_cap
+        )
+        return [(self.item(r), float(r.score)) for r in (await self.session.execute(query)).all()]
+
+    def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
+        """The texts search highlights, by field: the title whole, the others in fragments."""
+        return {"title": self.table.c.title, "description": self.table.c.description}
+
+    async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]:
+        """`ts_headline` of each highlighted text, for `text_search.highlight_fragments`: for the
+        returned page only (it parses the whole text, so it is the costly part of a search)."""
+        if not ids:
+            return {}
+        texts = self.highlighted()
+        columns = [
+            headline(text, websearch, TITLE_HEADLINE if name == "title" else BODY_HEADLINE).label(name)
+            for name, text in texts.items()
+        ]
+        query = sa.select(self.table.c.id, *columns).where(self.table.c.id.in_(ids))
+        rows = (await self.session.execute(query)).all()
+        return {r.id: {name: getattr(r, name) for name in texts} for r in rows}

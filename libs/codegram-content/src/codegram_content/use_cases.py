@@ -1,0 +1,262 @@
+"""The use cases the content services (snippets, docs) share; each service's service layer extends it.
+
+Visibility (docs/architecture.md): public and unlisted items are readable by id by anyone, private
+ones only by their author, and an item someone may not see is a 404, exactly like one that never
+existed; changing or deleting someone else's item is a 403 only when it is visible. Authors come
+with one batched call per page. Counters and `liked_by_me` belong to the social service: counters
+are columns kept from its events, `liked_by_me` will come from one batched call per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from codegram_clients.users import AuthorDirectory, authors_of
+from codegram_content.items import Authored, ContentItem, SearchHit
+from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
+from codegram_content.text_search import highlight_fragments, websearch_text
+from codegram_kit.db.ids import parse_id
+from codegram_kit.web.errors import Forbidden, NotFound, ValidationFailed
+
+ItemT = TypeVar("ItemT", bound=ContentItem)
+FiltersT = TypeVar("FiltersT")
+ResultT = TypeVar("ResultT")
+# Protocols only take these (they are arguments, never results), hence contravariant.
+ItemT_contra = TypeVar("ItemT_contra", bound=ContentItem, contravariant=True)
+FiltersT_contra = TypeVar("FiltersT_contra", contravariant=True)
+
+# Search ranks at most this many of the newest matches (see search_sql.ranked_page).
+DEFAULT_CANDIDATE_CAP = 1000
+# gRPC batch reads answer at most this many ids per call.
+MAX_BATCH = 500
+
+
+class ContentRepository(Protocol[ItemT, FiltersT_contra]):
+    async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None: ...
+
+    async def committed(self, item_id: UUID) -> ItemT | None: ...
+
+    async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]: ...
+
+    async def search_vector_after(self, current: ItemT, changes: dict[str, Any]) -> Any | None: ...
+
+    async def update(self, current: ItemT, changes: dict[str, Any], search: Any | None = None) -> ItemT: ...
+
+    async def delete(self, item_id: UUID) -> None: ...
+
+    async def list_public(
+        self,
+        filters: FiltersT_contra,
+        author_id: UUID | None,
+        order: Order,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+    ) -> list[ItemT]: ...
+
+    async def list_by_author(
+        self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[ItemT]: ...
+
+    async def search(
+        self,
+        websearch: str,
+        filters: FiltersT_contra,
+        after: tuple[float, datetime, UUID] | None,
+        limit: int,
+        candidate_cap: int,
+    ) -> list[tuple[ItemT, float]]: ...
+
+    async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]: ...
+
+
+class ContentEventSink(Protocol[ItemT_contra]):
+    async def created(self, item: ItemT_contra) -> None: ...
+
+    async def updated(self, before: ItemT_contra, after: ItemT_contra, changed: Sequence[str]) -> None: ...
+
+    async def deleted(self, item: ItemT_contra) -> None: ...
+
+
+def check_batch(ids: Sequence[str]) -> None:
+    if len(ids) > MAX_BATCH:
+        raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
+
+
+class ContentService(Generic[ItemT, FiltersT]):
+    """Reads, ownership, deletion and search; the subclass creates and derives its own fields."""
+
+    noun = "item"
+    # The fields search highlights, as the service's headlines name them.
+    highlight_fields: tuple[str, ...] = ("title", "description")
+    # Fields the service keeps for itself: changing only these is not an edit (no updated_at, no event).
+    bookkeeping: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        repo: ContentRepository[ItemT, FiltersT],
+        events: ContentEventSink[ItemT],
+        authors: AuthorDirectory,
+        *,
+        candidate_cap: int = DEFAULT_CANDIDATE_CAP,
+    ) -> None:
+        self.repo = repo
+        self.events = events
+        self.authors = authors
+        self.candidate_cap = candidate_cap
+        self._results: dict[tuple[str, Hashable], Any] = {}
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def _with_authors(self, found: Sequence[ItemT]) -> list[Authored[ItemT]]:
+        # One batched call for the whole page, never one per row.
+        known = await authors_of(self.authors, {i.author_id for i in found})
+        return [Authored(i, known[i.author_id]) for i in found]
+
+    def _not_found(self) -> NotFound:
+        return NotFound(f"{self.noun} not found")
+
+    async def _visible(
+        self, raw_id: str, viewer: UUID | None, *, for_update: bool = False, committed: bool = False
+    ) -> ItemT:
+        item_id = parse_id(raw_id)
+        item = None
+        if item_id is not None:
+            if committed:
+                item = await self.repo.committed(item_id)
+            else:
+                item = await self.repo.by_id(item_id, for_update=for_update)
+        if item is None or not item.visible_to(viewer):
+            raise self._not_found()  # a private item is as absent as a missing one
+        return item
+
+    async def get(self, raw_id: str, viewer_id: str | None) -> Authored[ItemT]:
+        item = await self._visible(raw_id, parse_id(viewer_id))
+        return (await self._with_authors([item]))[0]
+
+    async def get_many(self, raw_ids: Sequence[str]) -> list[ItemT]:
+        """Whatever their visibility: gRPC callers enforce privacy with visibility and author."""
+        ids = list(dict.fromkeys(i for raw in raw_ids if (i := parse_id(raw))))
+        return await self.repo.by_ids(ids)
+
+    async def list_public(
+        self, filters: FiltersT, *, author_username: str | None, order: Order, cursor: str | None, limit: int
+    ) -> tuple[list[Authored[ItemT]], str | None]:
+        after = decode_list_cursor(cursor, order)
+        author_id = None
+        if author_username is not None:
+            author_id = await self.authors.find_id(author_username)
+            if author_id is None:
+                return [], None  # nobody by that name has public items
+        found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
+        page, next_cursor = next_page(found, limit, order)
+        return await self._with_authors(page), next_cursor
+
+    async def list_by_author(
+        self, username: str, viewer_id: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[Authored[ItemT]], str | None]:
+        """Newest first. The author sees all of their items (unlisted and private included);
+        everyone else sees the public ones only."""
+        after = decode_list_cursor(cursor, "recent")
+        author_id = await self.authors.find_id(username)
+        if author_id is None:
+            raise NotFound("user not found")
+        public_only = parse_id(viewer_id) != author_id
+        found = await self.repo.list_by_author(
+            author_id, public_only=public_only, after=after, limit=limit + 1
+        )
+        page, next_cursor = next_page(found, limit, "recent")
+        return await self._with_authors(page), next_cursor
+
+    async def search(
+        self, q: str, filters: FiltersT, *, cursor: str | None, limit: int
+    ) -> list[SearchHit[ItemT]]:
+        after = decode_search_cursor(cursor)
+        websearch = websearch_text(q)
+        if not websearch:
+            return []
+        ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
+        if not ranked:
+            return []
+        headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
+        authored = await self._with_authors([item for item, _ in ranked])
+        hits = []
+        for (item, score), with_author in zip(ranked, authored, strict=True):
+            marked = headlines.get(item.id, {})
+            highlights = {f: highlight_fragments(marked.get(f, "")) for f in self.highlight_fields}
+            hits.append(SearchHit(item, with_author.author, score, search_cursor(score, item), highlights))
+        return hits
+
+    # -- writes --------------------------------------------------------------------------------
+    async def _announce(self, created: ItemT) -> Authored[ItemT]:
+        await self.events.created(created)
+        return (await self._with_authors([created]))[0]
+
+    async def _own(self, raw_id: str, viewer_id: str, *, committed: bool = False) -> ItemT:
+        """The item if the viewer wrote it: 404 when they cannot even see it, else 403. Locked for
+        the unit of work, or (`committed`) read unlocked on a short connection of its own."""
+        viewer = parse_id(viewer_id)
+        item = await self._visible(raw_id, viewer, for_update=not committed, committed=committed)
+        if item.author_id != viewer:
+            raise Forbidden(f"only the author may change this {self.noun}")
+        return item
+
+    async def _derive(self, current: ItemT, changes: dict[str, Any]) -> dict[str, Any]:
+        """The service's own fields that follow from a change (a detected language, rendered HTML);
+        slow work through `_worked_out`, since an update derives twice (before and under its lock)."""
+        return changes
+
+    async def _worked_out(self, kind: str, key: Hashable, work: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        """`await work()` once per `(kind, key)` for this service object, which lives for one request."""
+        if (kind, key) not in self._results:
+            self._results[kind, key] = await work()
+        result: ResultT = self._results[kind, key]
+        return result
+
+    async def _prepare(self, current: ItemT, changes: dict[str, Any]) -> tuple[dict[str, Any], Any | None]:
+        """What differs from `current` once derived, and the search vector it needs (None: unchanged)."""
+        derived = await self._derive(current, dict(changes))
+        changed = {k: v for k, v in derived.items() if _differs(getattr(current, k), v)}
+        return changed, await self.repo.search_vector_after(current, changed)
+
+    async def update(self, raw_id: str, viewer_id: str, fields: dict[str, Any]) -> Authored[ItemT]:
+        """Only the fields sent change; `description: null` clears it, `tags: null` empties them.
+
+        Everything that follows from the change (a detected language, rendered HTML, the search
+        terms) is worked out before the row is locked, from the item as last committed, read on a
+        connection of its own: that work can take a while, and holding the lock (and the unit of
+        work's pooled connection) meanwhile would queue every other write of the item and starve
+        the pool. What someone else changed in between is worked out again under the lock.
+        """
+        changes = dict(fields)
+        if "description" in changes and changes["description"] is None:
+            changes["description"] = ""
+        if "tags" in changes:
+            changes["tags"] = list(changes["tags"] or [])
+        seen = await self._own(raw_id, viewer_id, committed=True)
+        await self._prepare(seen, changes)
+        current = await self._own(raw_id, viewer_id)
+        # Against what is locked; what was worked out above is reused (`_worked_out`), so only an
+        # input someone else changed in between costs anything here.
+        changed, search = await self._prepare(current, changes)
+        if not changed:
+            return (await self._with_authors([current]))[0]
+        visible_change = [k for k in changed if k not in self.bookkeeping]
+        if visible_change:
+            changed["updated_at"] = datetime.now(UTC)
+        item = await self.repo.update(current, changed, search)
+        if visible_change:
+            await self.events.updated(current, item, visible_change)
+        return (await self._with_authors([item]))[0]
+
+    async def delete(self, raw_id: str, viewer_id: str) -> None:
+        item = await self._own(raw_id, viewer_id)
+        await self.repo.delete(item.id)
+        await self.events.deleted(item)
+
+
+def _differs(current: Any, new: Any) -> bool:
+    if isinstance(current, tuple):
+        return list(current) != list(new)
+    return bool(current != new)

@@ -1,0 +1,1 @@
+"""gRPC plumbing: the server, the client channel, and domain errors as status codes."""

@@ -1,0 +1,1 @@
+"""Events: the transactional outbox, the JetStream stream, idempotent consumers and their dead letters."""

@@ -1,0 +1,325 @@
+"""Idempotent durable consumers (ack after commit), and the dead letters of the events a consumer
+could not handle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_kit.db.engine import Database
+from codegram_kit.messaging.streams import MSG_ID_HEADER, STREAM_NAME, subjects_overlap
+from codegram_kit.runtime.context import REQUEST_ID_HEADER, request_id_var
+from codegram_kit.runtime.metrics import CONSUMER_PENDING, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from codegram_kit.runtime.tracing import extract
+
+log = logging.getLogger("codegram.events")
+
+# Dead letters live in the same stream (kept as long as the events, replayable), on subjects no
+# consumer may listen to: `codegram.deadletter.<service>.<consumer name>`.
+DEAD_LETTER_PREFIX = "codegram.deadletter"
+# What a dead letter adds to the original message's headers (its payload is the original's).
+DEAD_LETTER_SUBJECT = "CodeGram-Dead-Letter-Subject"
+DEAD_LETTER_EVENT_ID = "CodeGram-Dead-Letter-Event-Id"
+DEAD_LETTER_CONSUMER = "CodeGram-Dead-Letter-Consumer"
+DEAD_LETTER_ATTEMPTS = "CodeGram-Dead-Letter-Attempts"
+DEAD_LETTER_REASON = "CodeGram-Dead-Letter-Reason"
+_DEAD_LETTER_HEADERS = frozenset(
+    [
+        DEAD_LETTER_SUBJECT,
+        DEAD_LETTER_EVENT_ID,
+        DEAD_LETTER_CONSUMER,
+        DEAD_LETTER_ATTEMPTS,
+        DEAD_LETTER_REASON,
+    ]
+)
+Handler = Callable[[AsyncSession, Msg], Awaitable[None]]
+
+
+def event_id(msg: Msg) -> str:
+    headers = msg.headers or {}
+    return headers.get(MSG_ID_HEADER) or f"seq-{msg.metadata.sequence.stream}"
+
+
+def dead_letter_subject(service: str, name: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{service}.{name}"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The reason a dead letter carries: the error's type and first line, never its details
+    (SQL errors carry statement parameters), on one line as a header must be."""
+    first_line = next(iter(str(exc).splitlines()), "").strip()
+    return f"{type(exc).__name__}: {first_line}"[:300] if first_line else type(exc).__name__
+
+
+@dataclass
+class ReplayOutcome:
+    """What a replay of one consumer's dead letters did."""
+
+    replayed: int = 0  # the handler ran and committed
+    already_handled: int = 0  # handled before (an earlier replay, or a late redelivery)
+    failed: int = 0  # failed again: still dead, replayed again next time
+
+    def as_dict(self) -> dict[str, int]:
+        return {"replayed": self.replayed, "already_handled": self.already_handled, "failed": self.failed}
+
+
+class IdempotentConsumer:
+    """A durable pull consumer whose handler runs once per event id, in the service's transaction.
+
+    The processed-event row and the handler's writes commit together; only then is the message
+    acknowledged. A redelivery after a crash finds the row and is acknowledged without effect.
+    A message whose handler still fails on its `max_deliver`th delivery is published, whole, to
+    the consumer's dead-letter subject and terminated; `replay_dead_letters` runs them again.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        subjects: list[str],
+        db: Database,
+        processed_table: sa.Table,
+        js: JetStreamContext,
+        handler: Handler,
+        batch: int = 50,
+        max_deliver: int = 10,
+        retry_base_seconds: float = 0.5,
+    ) -> None:
+        for subject in subjects:
+            if subjects_overlap(subject, f"{DEAD_LETTER_PREFIX}.>"):
+                raise ValueError(f"a consumer must not listen to dead letters: {subject!r}")
+        for token in (service, name):
+            if not token or any(c in token for c in ".*> \t"):
+                raise ValueError(f"not a subject token: {token!r}")
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self.service = service
+        self.name = name
+        self.durable = f"{service}-{name}"
+        self.subjects = subjects
+        self.dead_letters = dead_letter_subject(service, name)
+        self.db = db
+        self.processed = processed_table
+        self.js = js
+        self.handler = handler
+        self.batch = batch
+        self.max_deliver = max_deliver
+        self.retry_base_seconds = retry_base_seconds
+        self._stopping = asyncio.Event()
+        # The series exists from the start, at 0, so an alert on its increase sees the first one.
+        EVENTS_DEAD_LETTERED.labels(service, self.durable)
+
+    def retry_delay(self, attempt: int) -> float:
+        """Exponential backoff between deliveries (about 4 minutes over 10 deliveries)."""
+        return min(60.0, self.retry_base_seconds * 2**attempt)
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            # JetStream never gives up on its own (it would drop the message without a trace):
+            # this consumer counts deliveries and dead-letters what exhausts `max_deliver`.
+            max_deliver=-1,
+            filter_subjects=self.subjects,
+        )
+        try:
+            info = await self.js.consumer_info(STREAM_NAME, self.durable)
+            if info.config.max_deliver not in (None, -1):
+                await self.js.add_consumer(STREAM_NAME, config)  # create-or-update: older config
+        except NotFoundError:
+            await self.js.add_consumer(STREAM_NAME, config)
+        return await self.js.pull_subscribe_bind(self.durable, stream=STREAM_NAME)
+
+    async def _run_handler(self, msg: Msg) -> bool:
+        """The handler and the processed-event row in one transaction; False for a duplicate."""
+        eid = event_id(msg)
+        headers = msg.headers or {}
+        rid_token = request_id_var.set(headers.get(REQUEST_ID_HEADER))
+        ctx_token = otel_context.attach(extract(headers))
+        try:
+            async with self.db.unit_of_work() as session:
+                inserted = await session.execute(
+                    pg_insert(self.processed)
+                    .values(consumer=self.durable, event_id=eid)
+                    .on_conflict_do_nothing()
+                    .returning(self.processed.c.event_id)
+                )
+                fresh = inserted.first() is not None
+                if fresh:
+                    await self.handler(session, msg)
+            return fresh
+        finally:
+            otel_context.detach(ctx_token)
+            request_id_var.reset(rid_token)
+
+    async def handle(self, msg: Msg) -> bool:
+        """Process one message; True when the handler ran, False when it was a duplicate."""
+        fresh = await self._run_handler(msg)
+        await msg.ack()
+        EVENTS_CONSUMED.labels(self.service, self.durable, "handled" if fresh else "duplicate").inc()
+        return fresh
+
+    async def deliver(self, msg: Msg) -> None:
+        """One delivery from JetStream: handled, retried later, or dead-lettered; never raises."""
+        attempt = msg.metadata.num_delivered if msg.metadata else 1
+        if attempt > self.max_deliver:
+            # A final delivery that settled nothing: the process died in it, or the dead letter
+            # could not be published. Do not run the handler again (it may be what kills us).
+            await self.dead_letter(msg, f"not settled after {attempt - 1} deliveries", attempt)
+            return
+        try:
+            fresh = await self._run_handler(msg)
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(self.service, self.durable, "failed").inc()
+            log.exception("event handler failed", extra={"consumer": self.durable, "attempt": attempt})
+            if attempt >= self.max_deliver:
+                await self.dead_letter(msg, describe_failure(exc), attempt)
+            else:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=self.retry_delay(attempt))
+            return
+        try:
+            await msg.ack()
+        except Exception as exc:
+            # Committed: the redelivery finds the processed row and is acknowledged without effect.
+            log.warning("ack failed", extra={"consumer": self.durable, "error": repr(exc)})
+            return
+        EVENTS_CONSUMED.labels(self.service, self.durable, "handled" if fresh else "duplicate").inc()
+
+    async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
+        """Publish the message, whole, to the dead-letter subject, then terminate it."""
+        eid = event_id(msg)
+        headers = {k: v for k, v in (msg.headers or {}).items() if k not in _DEAD_LETTER_HEADERS}
+        headers.update(
+            {
+                # Its own id: a dead letter published twice (a crash before the term) is one.
+                MSG_ID_HEADER: f"deadletter:{self.durable}:{eid}",
+                DEAD_LETTER_SUBJECT: msg.subject,
+                DEAD_LETTER_EVENT_ID: eid,
+                DEAD_LETTER_CONSUMER: self.durable,
+                DEAD_LETTER_ATTEMPTS: str(attempts),
+                DEAD_LETTER_REASON: reason.replace("\r", " ").replace("\n", " "),
+            }
+        )
+        try:
+            await self.js.publish(self.dead_letters, msg.data, headers=headers)
+        except Exception as exc:
+            # Not stored: keep the message (JetStream redelivers it; see `deliver`).
+            log.warning(
+                "dead-lettering failed; will retry", extra={"consumer": self.durable, "error": repr(exc)}
+            )
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self.retry_delay(attempts))
+            return
+        with contextlib.suppress(Exception):  # if lost, the redelivery dead-letters it again (same id)
+            await msg.term()
+        EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
+        EVENTS_CONSUMED.labels(self.service, self.durable, "dead_lettered").inc()
+        log.error(
+            "event dead-lettered",
+            extra={
+                "consumer": self.durable,
+                "subject": msg.subject,
+                "event_id": eid,
+                "attempts": attempts,
+                "reason": reason,
+                "dead_letter_subject": self.dead_letters,
+            },
+        )
+
+    async def replay_dead_letters(self) -> ReplayOutcome:
+        """Run the handler again on every dead letter of this consumer still in the stream.
+
+        Each one is rebuilt as the original message, with its original event id, and goes through
+        the processed-event table like any delivery: one already handled (by an earlier replay)
+        is skipped, so replaying twice changes nothing, and only this consumer sees it again.
+        """
+        outcome = ReplayOutcome()
+        seq = 1
+        while True:
+            try:
+                raw = await self.js.get_msg(STREAM_NAME, seq=seq, subject=self.dead_letters, next=True)
+            except NotFoundError:
+                return outcome
+            seq = raw.seq + 1
+            dead = dict(raw.headers or {})
+            original_headers = {k: v for k, v in dead.items() if k not in _DEAD_LETTER_HEADERS}
+            original_headers[MSG_ID_HEADER] = dead.get(DEAD_LETTER_EVENT_ID, "")
+            original = Msg(
+                _client=self.js._nc,  # a stand-in never acknowledged: the handler only reads it
+                subject=dead.get(DEAD_LETTER_SUBJECT, ""),
+                data=raw.data or b"",
+                headers=original_headers,
+            )
+            try:
+                fresh = await self._run_handler(original)
+            except Exception as exc:
+                outcome.failed += 1
+                log.warning(
+                    "dead letter failed again",
+                    extra={
+                        "consumer": self.durable,
+                        "event_id": original_headers[MSG_ID_HEADER],
+                        "reason": describe_failure(exc),
+                    },
+                )
+                continue
+            if fresh:
+                outcome.replayed += 1
+                EVENTS_CONSUMED.labels(self.service, self.durable, "replayed").inc()
+            else:
+                outcome.already_handled += 1
+
+    async def _report_lag(self) -> None:
+        with contextlib.suppress(Exception):
+            info = await self.js.consumer_info(STREAM_NAME, self.durable)
+            CONSUMER_PENDING.labels(self.service, self.durable).set(info.num_pending + info.num_ack_pending)
+
+    async def _subscribe_until_done(self) -> JetStreamContext.PullSubscription | None:
+        while not self._stopping.is_set():
+            try:
+                return await self.subscribe()
+            except Exception as exc:  # NATS went away again: keep trying
+                log.warning("consumer subscribe failed", extra={"consumer": self.durable, "error": repr(exc)})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+        return None
+
+    async def run(self) -> None:
+        sub = await self._subscribe_until_done()
+        if sub is None:
+            return
+        last_report = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            if loop.time() - last_report > 10:
+                last_report = loop.time()
+                await self._report_lag()
+            try:
+                msgs = await sub.fetch(self.batch, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except Exception as exc:
+                log.warning("consumer fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            for msg in msgs:
+                await self.deliver(msg)
+
+    def stop(self) -> None:
+        self._stopping.set()

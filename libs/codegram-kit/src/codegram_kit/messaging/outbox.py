@@ -1,0 +1,170 @@
+"""The transactional outbox: events written with the change, published to JetStream by a relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from google.protobuf.message import Message
+from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_kit.db.engine import Database
+from codegram_kit.runtime.context import REQUEST_ID_HEADER, current_request_id
+from codegram_kit.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from codegram_kit.runtime.tracing import inject
+
+log = logging.getLogger("codegram.outbox")
+
+EVENT_TYPE_HEADER = "CodeGram-Event-Type"
+OCCURRED_AT_HEADER = "CodeGram-Occurred-At"
+
+
+def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The outbox and processed-event tables, in the service's own schema."""
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("position", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    processed = sa.Table(
+        "processed_events",
+        metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    return outbox, processed
+
+
+class Outbox:
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+
+    async def add(self, session: AsyncSession, subject: str, message: Message) -> uuid.UUID:
+        """Record an event in the caller's transaction: it is published only if that commits."""
+        event_id = uuid.uuid4()
+        headers = {
+            "Nats-Msg-Id": str(event_id),
+            EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name,
+            OCCURRED_AT_HEADER: datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        rid = current_request_id()
+        if rid:
+            headers[REQUEST_ID_HEADER] = rid
+        inject(headers)
+        await session.execute(
+            sa.insert(self.table).values(
+                event_id=event_id,
+                subject=subject,
+                payload=message.SerializeToString(),
+                headers=headers,
+            )
+        )
+        return event_id
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order and deletes them in the same transaction that locked them.
+
+    A crash after publishing but before the delete commits leaves the rows in place: they are sent
+    again with the same Nats-Msg-Id, and JetStream's duplicate window drops the copy.
+
+    `codegram_outbox_backlog` is the number of rows waiting: 0 when a poll finds none, otherwise
+    counted (at most every `backlog_interval` seconds) while the relay cannot keep up or publish.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        db: Database,
+        table: sa.Table,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+        backlog_interval: float = 5.0,
+        connected: Callable[[], bool] | None = None,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.table = table
+        self.js = js
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.backlog_interval = backlog_interval
+        # While NATS is away the relay only counts the backlog (a publish would wait and fail).
+        self.connected = connected or (lambda: True)
+        self._stopping = asyncio.Event()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch; returns how many events went out."""
+        t = self.table
+        async with self.db.unit_of_work() as session:
+            rows = (
+                await session.execute(
+                    sa.select(t.c.position, t.c.subject, t.c.payload, t.c.headers)
+                    .order_by(t.c.position)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(self.service).set(0)
+                return 0
+            for row in rows:
+                await self.js.publish(row.subject, bytes(row.payload), headers=dict(row.headers))
+            await self._after_publish()
+            await session.execute(sa.delete(t).where(t.c.position.in_([r.position for r in rows])))
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _after_publish(self) -> None:
+        """A seam between publishing and committing the bookkeeping (tests crash here)."""
+
+    async def backlog(self) -> int:
+        async with self.db.sessions() as session:
+            count = (await session.execute(sa.select(sa.func.count()).select_from(self.table))).scalar_one()
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        return int(count)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_count = 0.0
+        while not self._stopping.is_set():
+            sent, failed, waiting = 0, False, not self.connected()
+            if not waiting:
+                try:
+                    sent = await self.publish_batch()
+                except Exception as exc:  # NATS or Postgres away: keep the rows, try again later
+                    log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
+                    failed = True
+            # Counting is a scan of what waits: only while events pile up, and not too often.
+            if (waiting or failed or sent == self.batch_size) and loop.time() >= next_count:
+                next_count = loop.time() + self.backlog_interval
+                with contextlib.suppress(Exception):  # Postgres away: nothing to count with
+                    await self.backlog()
+            if waiting:
+                await self._pause(1.0)  # cheap to check, and resumes soon after NATS is back
+            elif failed:
+                await self._pause(min(5.0, self.poll_interval * 10))
+            elif sent < self.batch_size:
+                await self._pause(self.poll_interval)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()

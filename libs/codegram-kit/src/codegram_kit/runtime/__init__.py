@@ -1,0 +1,1 @@
+"""One process: the service definition, settings, logging, tracing, metrics, request context, readiness."""

@@ -1,0 +1,1 @@
+"""The HTTP side: app factory, error envelope, pagination, responses, strict request bodies, bearer tokens."""
