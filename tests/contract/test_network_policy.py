@@ -5,11 +5,13 @@ evaluated with Kubernetes' rules: a connection is admitted when the client's egr
 server's ingress both admit it (a pod no policy of a direction selects is open in that direction).
 
 The calls come from the code, not from a list kept beside the manifests:
-- what each service reads from its settings (an AST scan of its package: `<peer>_grpc_target` is a
-  gRPC client edge, `redis_url` and the GitHub URLs are what they say) and what its kit
+- the registry of services (codegram_clients.registry: who calls whose gRPC API), which each
+  service's `config.py` declares too (`PEERS`, held to the registry and to the code that reads the
+  targets by test_service_registry.py); what each service reads from its settings (an AST scan of
+  its package: `redis_url` and the GitHub URLs are what they say) and what its kit
   `ServiceDefinition` declares (`uses_redis`); what the kit's service runtime does for every
   service (Postgres, NATS, the JWKS);
-- the gateway's settings (one `<service>_http_url` per upstream, `redis_url`, the JWKS);
+- the gateway's upstreams (the registry's, one `<service>_http_url` each), `redis_url`, the JWKS;
 - the migration Jobs (Postgres) and the signing-key rotation CronJob (its gRPC target).
 Where each call goes comes from the rendered manifests: the environment each pod gets (ConfigMap,
 Secrets where the overlay renders them), the Services and the pods behind them.
@@ -40,6 +42,7 @@ import yaml
 import codegram_clients
 import codegram_content
 import codegram_kit
+from codegram_clients import registry
 from codegram_devstack.fleet import SERVICES
 from codegram_gateway import app as gateway_app
 from codegram_gateway.config import GatewaySettings
@@ -418,11 +421,11 @@ def _definition(service: str) -> Any:
 
 @functools.cache
 def grpc_peers(service: str) -> frozenset[str]:
-    """The services whose gRPC API `service` calls: the `<peer>_grpc_target` settings it reads."""
-    definition = _definition(service)
-    package = importlib.import_module(f"codegram_{service}")
-    fields = [f for f in definition.settings_class.model_fields if f.endswith("_grpc_target")]
-    return frozenset(f.removesuffix("_grpc_target") for f in _settings_read(package, fields))
+    """The services whose gRPC API `service` calls: its declared peers (config.py `PEERS`)."""
+    config = importlib.import_module(f"codegram_{service}.config")
+    peers = frozenset(config.PEERS)
+    assert peers == frozenset(registry.entry(service).calls), f"{service}: config.py and the registry differ"
+    return peers
 
 
 def _attributes_read(path: Path) -> set[str]:
@@ -456,8 +459,8 @@ def fleet_calls() -> tuple[Call, ...]:
     gateway_reads = _settings_read(gateway_app, gateway_fields)  # the whole codegram_gateway package
     calls.append(Call(GATEWAY, "JWKS_URL", "the edge verifies access tokens"))
     calls += [
-        Call(GATEWAY, f.upper(), "upstream") for f in gateway_fields if f.endswith("_http_url")
-    ]  # read in a loop over the services: getattr(settings, f"{s}_http_url")
+        Call(GATEWAY, registry.http_url_setting(s).upper(), "upstream") for s in registry.GATEWAY_UPSTREAMS
+    ]  # GatewaySettings.upstream_urls()
     calls += [Call(GATEWAY, f.upper(), "engine") for f in ("redis_url", "nats_url") if f in gateway_reads]
     calls.append(Call(ROTATION, "AUTH_GRPC_TARGET", "RotateSigningKey and RemoveRetiredKeys"))
     return tuple(calls)
@@ -656,27 +659,62 @@ def test_ip_blocks_speak_only_for_addresses_outside_the_cluster(fleet: Fleet) ->
 
 
 def test_the_code_is_what_the_call_graph_assumes() -> None:
-    """The derivation above holds while the kit (and the libraries beside it) calls no peer, no
-    upstream and not GitHub."""
-    kit_reads: set[str] = set()
+    """The derivation above holds while the kit calls no peer, no upstream and not GitHub, and the
+    libraries beside it no upstream and not GitHub (a peer a shared library calls for a service is
+    that service's declared peer: test_service_registry.py reads the libraries it depends on)."""
+    reads: dict[ModuleType, set[str]] = {}
     for package in (codegram_kit, codegram_content, codegram_clients):
+        reads[package] = set()
         for path in Path(package.__file__ or "").parent.rglob("*.py"):
             if path != Path(kit_settings.__file__ or ""):
-                kit_reads |= _attributes_read(path)
+                reads[package] |= _attributes_read(path)
+    assert not {r for r in reads[codegram_kit] if r.endswith("_grpc_target")}
     assert not {
         r
-        for r in kit_reads
-        if r.endswith(("_grpc_target", "_http_url", "github_api_url", "github_oauth_url"))
+        for package_reads in reads.values()
+        for r in package_reads
+        if r.endswith(("_http_url", "github_api_url", "github_oauth_url"))
     }
     # What fleet_calls() says the kit's runtime does for every service.
     assert {"database_url", "nats_url", "redis_url", "from_settings"} <= _attributes_read(
         Path(kit_runtime.__file__ or "")
     )
-    # The gateway forwards to exactly the services its settings locate.
-    assert {
-        f.removesuffix("_http_url") for f in GatewaySettings.model_fields if f.endswith("_http_url")
-    } == set(gateway_app.SERVICES)
+    # The gateway forwards to exactly the services its settings locate: the registry's upstreams.
+    assert (
+        {f.removesuffix("_http_url") for f in GatewaySettings.model_fields if f.endswith("_http_url")}
+        == set(gateway_app.SERVICES)
+        == set(registry.GATEWAY_UPSTREAMS)
+    )
+    assert "upstream_urls" in _attributes_read(Path(gateway_app.__file__ or ""))
     # A gRPC client edge ends at a service that serves a gRPC API.
     for service in SERVICES:
         for peer in grpc_peers(service):
             assert _definition(peer).grpc_registrars, f"{service} calls {peer}, which serves no gRPC API"
+
+
+def test_each_process_is_given_exactly_the_addresses_it_calls(fleet: Fleet) -> None:
+    """A Deployment's environment locates exactly the peers its service calls (the gateway: every
+    upstream), and the rotation job only auth; no process learns where anything else is."""
+    given = {
+        name: {k for k in fleet.env(pod) if k.endswith(("_GRPC_TARGET", "_HTTP_URL"))}
+        for name, pod in processes(fleet).items()
+    }
+    wanted: dict[str, set[str]] = {name: set() for name in given}
+    for service in SERVICES:
+        wanted[service] = {registry.grpc_target_setting(p).upper() for p in registry.entry(service).calls}
+    wanted[GATEWAY] = {registry.http_url_setting(s).upper() for s in registry.GATEWAY_UPSTREAMS}
+    wanted[ROTATION] = {registry.grpc_target_setting("auth").upper()}
+    assert given == wanted, fleet.overlay
+    # And each address is where that service's pods are, on the port it serves.
+    for name, pod in processes(fleet).items():
+        for setting in given[name]:
+            target = setting.removesuffix("_GRPC_TARGET").removesuffix("_HTTP_URL").lower()
+            address = fleet.env(pod)[setting]
+            assert address is not None
+            assert address == (
+                registry.cluster_grpc_target(target)
+                if setting.endswith("_GRPC_TARGET")
+                else registry.cluster_http_url(target)
+            ), (fleet.overlay, name, setting)
+            for server, _port in fleet.destinations(address, NAMESPACE):
+                assert server == fleet.process(target), (fleet.overlay, name, setting)

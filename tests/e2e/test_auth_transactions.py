@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_auth.__main__ import SERVICE
 from codegram_auth.github_client import GitHubIdentity, GitHubOAuth
-from codegram_auth.users_client import UsersClient
+from codegram_clients.users import GitHubAccount, UsersClient
 from codegram_devstack.fleet import RunningFleet
 from codegram_kit.grpc.client import create_channel
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -70,9 +70,9 @@ def auth_app(fleet: RunningFleet, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
 
     upsert = UsersClient.upsert_github_user
 
-    async def users_upsert(self: UsersClient, identity: GitHubIdentity) -> Any:
+    async def users_upsert(self: UsersClient, account: GitHubAccount) -> Any:
         recorder.note("users")
-        answer = await upsert(self, identity)
+        answer = await upsert(self, account)
         recorder.note("users answered")
         return answer
 

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from codegram_clients import registry
 from codegram_gateway import search
 from codegram_gateway.api_docs import MergedOpenAPI, install_api_docs
 from codegram_gateway.config import GatewaySettings
@@ -21,12 +22,13 @@ from codegram_kit.runtime.readiness import degradable
 from codegram_kit.web.app import create_app as create_base_app
 from codegram_kit.web.tokens import TokenVerifier
 
-SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
+# The services the gateway forwards to (codegram_clients.registry).
+SERVICES = registry.GATEWAY_UPSTREAMS
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     upstreams = Upstreams(
-        {s: getattr(settings, f"{s}_http_url").rstrip("/") for s in SERVICES},
+        settings.upstream_urls(),
         settings.upstream_timeout_seconds,
         failure_threshold=settings.circuit_failure_threshold,
         open_seconds=settings.circuit_open_seconds,

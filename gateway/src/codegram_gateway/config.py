@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from codegram_clients import registry
 from codegram_kit.runtime.settings import BaseProcessSettings
 
 
@@ -11,12 +12,13 @@ class GatewaySettings(BaseProcessSettings):
     """The edge: where each service's public HTTP API lives."""
 
     service_name: str = "gateway"
-    auth_http_url: str = "http://127.0.0.1:8081"
-    users_http_url: str = "http://127.0.0.1:8082"
-    snippets_http_url: str = "http://127.0.0.1:8083"
-    docs_http_url: str = "http://127.0.0.1:8084"
-    github_http_url: str = "http://127.0.0.1:8085"
-    social_http_url: str = "http://127.0.0.1:8086"
+    # One per service of codegram_clients.registry (GATEWAY_UPSTREAMS); defaults: `make up`'s.
+    auth_http_url: str = registry.dev_http_url("auth")
+    users_http_url: str = registry.dev_http_url("users")
+    snippets_http_url: str = registry.dev_http_url("snippets")
+    docs_http_url: str = registry.dev_http_url("docs")
+    github_http_url: str = registry.dev_http_url("github")
+    social_http_url: str = registry.dev_http_url("social")
     upstream_timeout_seconds: float = 10.0
     circuit_failure_threshold: int = 5
     circuit_open_seconds: float = 5.0
@@ -36,3 +38,10 @@ class GatewaySettings(BaseProcessSettings):
     upstream_max_connections: int = Field(default=512, ge=1)
     # Open WebSockets one user may hold through this gateway process (each replica counts its own).
     websocket_max_per_user: int = Field(default=10, ge=1)
+
+    def upstream_urls(self) -> dict[str, str]:
+        """Each upstream service's HTTP API, by name, without a trailing slash."""
+        return {
+            s: str(getattr(self, registry.http_url_setting(s))).rstrip("/")
+            for s in registry.GATEWAY_UPSTREAMS
+        }

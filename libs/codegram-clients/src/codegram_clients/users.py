@@ -1,4 +1,5 @@
-"""The users service's client: author summaries for content, and the public `User` of API.md.
+"""The users service's client: author summaries for content, sign-in's upsert of a GitHub user,
+and the public `User` of API.md.
 
 Authors come over gRPC, one batched `GetUsers` call per page.
 
@@ -24,10 +25,10 @@ from typing import Protocol
 from uuid import UUID
 
 import grpc
-from grpc import aio
+from grpc import StatusCode, aio
 from pydantic import BaseModel
 
-from codegram_kit.web.errors import Unavailable
+from codegram_kit.web.errors import BadGateway, Unavailable
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -168,3 +169,50 @@ class AuthorSummary(BaseModel):
     username: str
     full_name: str
     avatar_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubAccount:
+    """What sign-in learned from GitHub about the account signing in."""
+
+    github_id: int
+    login: str
+    name: str = ""
+    email: str = ""
+    avatar_url: str = ""
+    bio: str = ""
+    location: str = ""
+    blog: str = ""
+    followers: int = 0
+    following: int = 0
+    public_repos: int = 0
+
+
+class UsersClient:
+    """Sign-in's side of the users service: create or refresh the user of a GitHub account."""
+
+    def __init__(self, channel: aio.Channel) -> None:
+        self.stub = users_pb2_grpc.UsersServiceStub(channel)
+
+    async def upsert_github_user(self, account: GitHubAccount) -> tuple[UserRead, bool]:
+        """(the user, whether this sign-in created them)."""
+        request = users_pb2.UpsertGitHubUserRequest(
+            github_id=account.github_id,
+            login=account.login,
+            name=account.name,
+            email=account.email,
+            avatar_url=account.avatar_url,
+            bio=account.bio,
+            location=account.location,
+            blog=account.blog,
+            followers=account.followers,
+            following=account.following,
+            public_repos=account.public_repos,
+        )
+        try:
+            reply = await self.stub.UpsertGitHubUser(request)
+        except aio.AioRpcError as exc:
+            if exc.code() in (StatusCode.UNAVAILABLE, StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable("the users service is unavailable") from exc
+            raise BadGateway("the users service failed") from exc
+        return user_from_proto(reply.user), reply.created

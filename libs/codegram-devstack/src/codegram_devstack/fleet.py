@@ -20,13 +20,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from codegram_clients import registry
 from codegram_devstack import engines
 from codegram_devstack.bootstrap import DATABASE, bootstrap
 from codegram_devstack.tokens import TestSigningKey
 
 log = logging.getLogger("codegram.devstack")
 
-SERVICES = ("auth", "users", "snippets", "docs", "github", "social")
+# The fleet's services and who calls whom: codegram_clients.registry, as the gateway and the
+# manifests read it.
+SERVICES = registry.NAMES
 # What `make up` passes through from the caller's environment (API.md "Configuration").
 PASSTHROUGH = (
     "GITHUB_CLIENT_ID",
@@ -64,8 +67,8 @@ class Ports:
             postgres=5433,
             nats=4223,
             redis=6380,
-            http={s: 8101 + i for i, s in enumerate(SERVICES)},
-            grpc={s: 50101 + i for i, s in enumerate(SERVICES)},
+            http={s.name: s.dev_http_port for s in registry.SERVICES},
+            grpc={s.name: s.dev_grpc_port for s in registry.SERVICES},
         )
 
     @classmethod
@@ -181,9 +184,6 @@ class Fleet:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for service in SERVICES:
-            env[f"{service.upper()}_GRPC_TARGET"] = f"127.0.0.1:{self.ports.grpc[service]}"
-            env[f"{service.upper()}_HTTP_URL"] = f"http://127.0.0.1:{self.ports.http[service]}"
         if self.environment == "test":
             # Tests rotate and remove signing keys and must see it within a second, not minutes.
             env.update(JWKS_CACHE_SECONDS="1", JWKS_MIN_REFRESH_SECONDS="0.2")
@@ -208,19 +208,23 @@ class Fleet:
             HTTP_PORT=str(self.ports.http[service]),
             GRPC_PORT=str(self.ports.grpc[service]),
         )
+        # Only the addresses of the peers it calls, as its Deployment gets them.
+        for peer in registry.entry(service).calls:
+            env[registry.grpc_target_setting(peer).upper()] = f"127.0.0.1:{self.ports.grpc[peer]}"
         return ProcessSpec(
             service, [sys.executable, "-m", f"codegram_{service}"], env, self.ports.http[service]
         )
 
+    def gateway_spec(self) -> ProcessSpec:
+        env = self._base_env()
+        env["HTTP_PORT"] = str(self.ports.gateway)
+        for upstream in registry.GATEWAY_UPSTREAMS:
+            env[registry.http_url_setting(upstream).upper()] = f"http://127.0.0.1:{self.ports.http[upstream]}"
+        return ProcessSpec("gateway", [sys.executable, "-m", "codegram_gateway"], env, self.ports.gateway)
+
     def process_specs(self) -> list[ProcessSpec]:
         specs = [self.service_spec(s) for s in SERVICES]
-        gateway_env = self._base_env()
-        gateway_env["HTTP_PORT"] = str(self.ports.gateway)
-        specs.append(
-            ProcessSpec(
-                "gateway", [sys.executable, "-m", "codegram_gateway"], gateway_env, self.ports.gateway
-            )
-        )
+        specs.append(self.gateway_spec())
         if "GITHUB_CLIENT_ID" not in os.environ:
             specs.append(
                 ProcessSpec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
+from codegram_clients import registry
 from codegram_kit.runtime.settings import ServiceSettings
 
 # Development-only defaults, refused in production.
@@ -11,8 +12,14 @@ _DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1lbmNyeXB0aW9uLWtleSE="
 _DEV_GITHUB_SECRET = "codegram-local-secret"
 
 
+# The services whose gRPC API this one calls (codegram_clients.registry says the same); the
+# settings locate exactly these.
+PEERS: tuple[str, ...] = ("users",)
+
+
 class AuthSettings(ServiceSettings):
     service_name: str = "auth"
+    users_grpc_target: str = registry.dev_grpc_target("users")
     github_client_id: str = "codegram-local"
     github_client_secret: str = _DEV_GITHUB_SECRET
     github_oauth_url: str = "https://github.com"

@@ -39,8 +39,7 @@ from codegram_auth.domain import (
 from codegram_auth.events import AuthEvents
 from codegram_auth.github_client import GitHubIdentity, GitHubOAuth
 from codegram_auth.repository import GitHubTokenRepository, RefreshTokenRepository, SigningKeyRepository
-from codegram_auth.users_client import UsersClient
-from codegram_clients.users import UserRead
+from codegram_clients.users import GitHubAccount, UserRead, UsersClient
 from codegram_kit.db.engine import Database
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -74,9 +73,27 @@ class GitHubSignIn(Protocol):
 
 
 class UserAccounts(Protocol):
-    """The users service's side of sign-in (users_client.py)."""
+    """The users service's side of sign-in (codegram_clients.users)."""
 
-    async def upsert_github_user(self, identity: GitHubIdentity) -> tuple[UserRead, bool]: ...
+    async def upsert_github_user(self, account: GitHubAccount) -> tuple[UserRead, bool]: ...
+
+
+def github_account(identity: GitHubIdentity) -> GitHubAccount:
+    """The account as the users service takes it, from GitHub's profile of the user."""
+    gh: dict[str, Any] = identity.user
+    return GitHubAccount(
+        github_id=int(gh["id"]),
+        login=str(gh["login"]),
+        name=str(gh.get("name") or ""),
+        email=identity.email or "",
+        avatar_url=str(gh.get("avatar_url") or ""),
+        bio=str(gh.get("bio") or ""),
+        location=str(gh.get("location") or ""),
+        blog=str(gh.get("blog") or ""),
+        followers=int(gh.get("followers") or 0),
+        following=int(gh.get("following") or 0),
+        public_repos=int(gh.get("public_repos") or 0),
+    )
 
 
 class _Unit:
@@ -147,7 +164,7 @@ class AuthService:
         identity = await self.github.sign_in(
             code=code, redirect_uri=pending["redirect_uri"], code_verifier=pending["code_verifier"]
         )
-        user, created = await self.users.upsert_github_user(identity)
+        user, created = await self.users.upsert_github_user(github_account(identity))
         user_id = UUID(user.id)
         async with self._unit_of_work() as unit:
             await unit.github_tokens.keep(

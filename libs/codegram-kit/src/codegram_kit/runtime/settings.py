@@ -50,7 +50,11 @@ class BaseProcessSettings(BaseSettings):
 
 
 class ServiceSettings(BaseProcessSettings):
-    """A service: one Postgres schema and role, HTTP on 8080 and gRPC on 50051."""
+    """A service: one Postgres schema and role, HTTP on 8080 and gRPC on 50051.
+
+    Where its peers are is the subclass's to declare (its `config.py`): one `<peer>_grpc_target`
+    per service it calls, and no other.
+    """
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/codegram"
     db_schema: str | None = None
@@ -59,14 +63,6 @@ class ServiceSettings(BaseProcessSettings):
     grpc_default_timeout_seconds: float = 5.0
     outbox_poll_interval_seconds: float = 0.5
     shutdown_grace_seconds: float = 10.0
-
-    # Where the other services' gRPC servers are; a service reads only the ones it calls.
-    auth_grpc_target: str = "127.0.0.1:50051"
-    users_grpc_target: str = "127.0.0.1:50052"
-    snippets_grpc_target: str = "127.0.0.1:50053"
-    docs_grpc_target: str = "127.0.0.1:50054"
-    github_grpc_target: str = "127.0.0.1:50055"
-    social_grpc_target: str = "127.0.0.1:50056"
 
     @property
     def schema(self) -> str:
