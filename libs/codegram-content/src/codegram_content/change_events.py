@@ -3,7 +3,8 @@ for created, updated (with the changed fields and the previous visibility) and d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -23,43 +24,55 @@ def proto_timestamp(value: datetime) -> Timestamp:
     return ts
 
 
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """What a content service's events are called and carry: `facts` is the message of the item's
+    facts (`SnippetFacts`), with its id in `<entity>_id` and the service's own fields `own_fields`."""
+
+    subject_prefix: str
+    entity: str
+    facts: type[Message]
+    own_fields: tuple[str, ...]
+    created: type[Message]
+    updated: type[Message]
+    deleted: type[Message]
+
+    def facts_of(self, item: ContentItem) -> Message:
+        return self.facts(
+            **{f"{self.entity}_id": str(item.id)},
+            author_id=str(item.author_id),
+            visibility=item.visibility,
+            title=item.title,
+            **{name: getattr(item, name) for name in self.own_fields},
+            tags=list(item.tags),
+            created_at=proto_timestamp(item.created_at),
+            updated_at=proto_timestamp(item.updated_at),
+        )
+
+
 class ContentEvents(Generic[ItemT]):
     """`created`, `updated` and `deleted` messages carry the item's facts in the field `entity`
     (`snippet`, `doc`) and the time of the change; they are written in the caller's transaction."""
 
-    def __init__(
-        self,
-        outbox: Outbox,
-        session: AsyncSession,
-        *,
-        subject_prefix: str,
-        entity: str,
-        facts: Callable[[ItemT], Message],
-        messages: tuple[type[Message], type[Message], type[Message]],
-    ) -> None:
+    def __init__(self, kind: EventKind, outbox: Outbox, session: AsyncSession) -> None:
+        self.kind = kind
         self.outbox = outbox
         self.session = session
-        self.subject_prefix = subject_prefix
-        self.entity = entity
-        self.facts = facts
-        self.created_message, self.updated_message, self.deleted_message = messages
 
     async def _add(self, verb: str, message: Message) -> None:
-        await self.outbox.add(self.session, f"{self.subject_prefix}.{verb}", message)
+        await self.outbox.add(self.session, f"{self.kind.subject_prefix}.{verb}", message)
+
+    def _about(self, item: ItemT) -> dict[str, Message]:
+        return {self.kind.entity: self.kind.facts_of(item), "occurred_at": proto_timestamp(datetime.now(UTC))}
 
     async def created(self, item: ItemT) -> None:
-        now = proto_timestamp(datetime.now(UTC))
-        await self._add("created", self.created_message(**{self.entity: self.facts(item)}, occurred_at=now))
+        await self._add("created", self.kind.created(**self._about(item)))
 
     async def updated(self, before: ItemT, after: ItemT, changed: Iterable[str]) -> None:
-        message = self.updated_message(
-            **{self.entity: self.facts(after)},
-            changed_fields=sorted(changed),
-            previous_visibility=before.visibility,
-            occurred_at=proto_timestamp(datetime.now(UTC)),
+        message = self.kind.updated(
+            **self._about(after), changed_fields=sorted(changed), previous_visibility=before.visibility
         )
         await self._add("updated", message)
 
     async def deleted(self, item: ItemT) -> None:
-        now = proto_timestamp(datetime.now(UTC))
-        await self._add("deleted", self.deleted_message(**{self.entity: self.facts(item)}, occurred_at=now))
+        await self._add("deleted", self.kind.deleted(**self._about(item)))

@@ -189,15 +189,6 @@ class ContentRows(Generic[ItemT]):
         row = (await self.session.execute(query)).first()
         return self.item(row) if row else None
 
-    async def committed(self, item_id: UUID) -> ItemT | None:
-        """The item as last committed, read outside the unit of work on a short connection of its
-        own (returned to the pool at once): the unit of work takes its connection only at its first
-        statement, so slow work done after this read holds neither a lock nor a connection."""
-        query = sa.select(*self.all_columns).where(self.table.c.id == item_id)
-        async with AsyncSession(self.session.bind) as reader:
-            row = (await reader.execute(query)).first()
-        return self.item(row) if row else None
-
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]:
         if not ids:
             return []

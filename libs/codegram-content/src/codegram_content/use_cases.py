@@ -3,22 +3,29 @@
 Visibility (docs/architecture.md): public and unlisted items are readable by id by anyone, private
 ones only by their author, and an item someone may not see is a 404, exactly like one that never
 existed; changing or deleting someone else's item is a 403 only when it is visible. Authors come
-with one batched call per page. Counters and `liked_by_me` belong to the social service: counters
-are columns kept from its events, `liked_by_me` will come from one batched call per page.
+with one batched call per page, made after the page's short transaction has ended: no transaction
+or pooled connection is held while the users service answers. Counters and `liked_by_me` belong to
+the social service: counters are columns kept from its events, `liked_by_me` will come from one
+batched call per page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from codegram_clients.users import AuthorDirectory, authors_of
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
 from codegram_content.text_search import highlight_fragments, websearch_text
 from codegram_kit.db.ids import parse_id
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Forbidden, NotFound, ValidationFailed
 
 ItemT = TypeVar("ItemT", bound=ContentItem)
@@ -36,8 +43,6 @@ MAX_BATCH = 500
 
 class ContentRepository(Protocol[ItemT, FiltersT_contra]):
     async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None: ...
-
-    async def committed(self, item_id: UUID) -> ItemT | None: ...
 
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]: ...
 
@@ -86,7 +91,11 @@ def check_batch(ids: Sequence[str]) -> None:
 
 
 class ContentService(Generic[ItemT, FiltersT]):
-    """Reads, ownership, deletion and search; the subclass creates and derives its own fields."""
+    """Reads, ownership, deletion and search; the subclass creates and derives its own fields.
+
+    The service is given a session outside any transaction; each use case runs its statements in
+    one short transaction (`_transaction`) and asks peers (authors) before it or after it ends.
+    """
 
     noun = "item"
     # The fields search highlights, as the service's headlines name them.
@@ -96,17 +105,24 @@ class ContentService(Generic[ItemT, FiltersT]):
 
     def __init__(
         self,
+        session: AsyncSession,
         repo: ContentRepository[ItemT, FiltersT],
         events: ContentEventSink[ItemT],
         authors: AuthorDirectory,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
+        self.session = session
         self.repo = repo
         self.events = events
         self.authors = authors
         self.candidate_cap = candidate_cap
         self._results: dict[tuple[str, Hashable], Any] = {}
+
+    def _transaction(self) -> AbstractAsyncContextManager[Any]:
+        """One unit of work: committed when the block ends, rolled back when it raises; the session
+        takes a pooled connection at its first statement and gives it back at the end."""
+        return self.session.begin()
 
     # -- reads ---------------------------------------------------------------------------------
     async def _with_authors(self, found: Sequence[ItemT]) -> list[Authored[ItemT]]:
@@ -117,28 +133,25 @@ class ContentService(Generic[ItemT, FiltersT]):
     def _not_found(self) -> NotFound:
         return NotFound(f"{self.noun} not found")
 
-    async def _visible(
-        self, raw_id: str, viewer: UUID | None, *, for_update: bool = False, committed: bool = False
-    ) -> ItemT:
+    async def _visible(self, raw_id: str, viewer: UUID | None, *, for_update: bool = False) -> ItemT:
         item_id = parse_id(raw_id)
         item = None
         if item_id is not None:
-            if committed:
-                item = await self.repo.committed(item_id)
-            else:
-                item = await self.repo.by_id(item_id, for_update=for_update)
+            item = await self.repo.by_id(item_id, for_update=for_update)
         if item is None or not item.visible_to(viewer):
             raise self._not_found()  # a private item is as absent as a missing one
         return item
 
     async def get(self, raw_id: str, viewer_id: str | None) -> Authored[ItemT]:
-        item = await self._visible(raw_id, parse_id(viewer_id))
+        async with self._transaction():
+            item = await self._visible(raw_id, parse_id(viewer_id))
         return (await self._with_authors([item]))[0]
 
     async def get_many(self, raw_ids: Sequence[str]) -> list[ItemT]:
         """Whatever their visibility: gRPC callers enforce privacy with visibility and author."""
         ids = list(dict.fromkeys(i for raw in raw_ids if (i := parse_id(raw))))
-        return await self.repo.by_ids(ids)
+        async with self._transaction():
+            return await self.repo.by_ids(ids)
 
     async def list_public(
         self, filters: FiltersT, *, author_username: str | None, order: Order, cursor: str | None, limit: int
@@ -149,7 +162,8 @@ class ContentService(Generic[ItemT, FiltersT]):
             author_id = await self.authors.find_id(author_username)
             if author_id is None:
                 return [], None  # nobody by that name has public items
-        found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
+        async with self._transaction():
+            found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
         page, next_cursor = next_page(found, limit, order)
         return await self._with_authors(page), next_cursor
 
@@ -163,9 +177,10 @@ class ContentService(Generic[ItemT, FiltersT]):
         if author_id is None:
             raise NotFound("user not found")
         public_only = parse_id(viewer_id) != author_id
-        found = await self.repo.list_by_author(
-            author_id, public_only=public_only, after=after, limit=limit + 1
-        )
+        async with self._transaction():
+            found = await self.repo.list_by_author(
+                author_id, public_only=public_only, after=after, limit=limit + 1
+            )
         page, next_cursor = next_page(found, limit, "recent")
         return await self._with_authors(page), next_cursor
 
@@ -176,10 +191,11 @@ class ContentService(Generic[ItemT, FiltersT]):
         websearch = websearch_text(q)
         if not websearch:
             return []
-        ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
-        if not ranked:
-            return []
-        headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
+        async with self._transaction():
+            ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
+            if not ranked:
+                return []
+            headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
         authored = await self._with_authors([item for item, _ in ranked])
         hits = []
         for (item, score), with_author in zip(ranked, authored, strict=True):
@@ -189,15 +205,18 @@ class ContentService(Generic[ItemT, FiltersT]):
         return hits
 
     # -- writes --------------------------------------------------------------------------------
-    async def _announce(self, created: ItemT) -> Authored[ItemT]:
-        await self.events.created(created)
+    async def _create(self, insert: Callable[[], Awaitable[ItemT]]) -> Authored[ItemT]:
+        """`insert()` and its event in one transaction; the author is asked once it has committed."""
+        async with self._transaction():
+            created = await insert()
+            await self.events.created(created)
         return (await self._with_authors([created]))[0]
 
-    async def _own(self, raw_id: str, viewer_id: str, *, committed: bool = False) -> ItemT:
-        """The item if the viewer wrote it: 404 when they cannot even see it, else 403. Locked for
-        the unit of work, or (`committed`) read unlocked on a short connection of its own."""
+    async def _own(self, raw_id: str, viewer_id: str, *, lock: bool) -> ItemT:
+        """The item if the viewer wrote it: 404 when they cannot even see it, else 403; `lock`ed
+        until the transaction ends."""
         viewer = parse_id(viewer_id)
-        item = await self._visible(raw_id, viewer, for_update=not committed, committed=committed)
+        item = await self._visible(raw_id, viewer, for_update=lock)
         if item.author_id != viewer:
             raise Forbidden(f"only the author may change this {self.noun}")
         return item
@@ -224,39 +243,55 @@ class ContentService(Generic[ItemT, FiltersT]):
         """Only the fields sent change; `description: null` clears it, `tags: null` empties them.
 
         Everything that follows from the change (a detected language, rendered HTML, the search
-        terms) is worked out before the row is locked, from the item as last committed, read on a
-        connection of its own: that work can take a while, and holding the lock (and the unit of
-        work's pooled connection) meanwhile would queue every other write of the item and starve
-        the pool. What someone else changed in between is worked out again under the lock.
+        terms) is worked out before the row is locked, from the item as last committed, read in a
+        short transaction of its own: that work can take a while, and holding the lock (and a
+        pooled connection) meanwhile would queue every other write of the item and starve the
+        pool. What someone else changed in between is worked out again under the lock.
         """
         changes = dict(fields)
         if "description" in changes and changes["description"] is None:
             changes["description"] = ""
         if "tags" in changes:
             changes["tags"] = list(changes["tags"] or [])
-        seen = await self._own(raw_id, viewer_id, committed=True)
+        async with self._transaction():
+            seen = await self._own(raw_id, viewer_id, lock=False)
         await self._prepare(seen, changes)
-        current = await self._own(raw_id, viewer_id)
-        # Against what is locked; what was worked out above is reused (`_worked_out`), so only an
-        # input someone else changed in between costs anything here.
-        changed, search = await self._prepare(current, changes)
-        if not changed:
-            return (await self._with_authors([current]))[0]
-        visible_change = [k for k in changed if k not in self.bookkeeping]
-        if visible_change:
-            changed["updated_at"] = datetime.now(UTC)
-        item = await self.repo.update(current, changed, search)
-        if visible_change:
-            await self.events.updated(current, item, visible_change)
+        async with self._transaction():
+            item = await self._own(raw_id, viewer_id, lock=True)
+            # Against what is locked; what was worked out above is reused (`_worked_out`), so only
+            # an input someone else changed in between costs anything here.
+            changed, search = await self._prepare(item, changes)
+            if changed:
+                visible_change = [k for k in changed if k not in self.bookkeeping]
+                if visible_change:
+                    changed["updated_at"] = datetime.now(UTC)
+                before, item = item, await self.repo.update(item, changed, search)
+                if visible_change:
+                    await self.events.updated(before, item, visible_change)
         return (await self._with_authors([item]))[0]
 
     async def delete(self, raw_id: str, viewer_id: str) -> None:
-        item = await self._own(raw_id, viewer_id)
-        await self.repo.delete(item.id)
-        await self.events.deleted(item)
+        async with self._transaction():
+            item = await self._own(raw_id, viewer_id, lock=True)
+            await self.repo.delete(item.id)
+            await self.events.deleted(item)
 
 
 def _differs(current: Any, new: Any) -> bool:
     if isinstance(current, tuple):
         return list(current) != list(new)
     return bool(current != new)
+
+
+ServiceT = TypeVar("ServiceT")
+
+
+@asynccontextmanager
+async def opened(
+    runtime: ServiceRuntime, build: Callable[[AsyncSession, Outbox, AuthorDirectory], ServiceT]
+) -> AsyncIterator[ServiceT]:
+    """A content service for one request or call: a session that opens its transactions as the use
+    cases need them, the outbox, and the users service as the author directory."""
+    authors = GrpcAuthorDirectory(runtime.channel(runtime.settings.users_grpc_target))
+    async with runtime.db.sessions() as session:
+        yield build(session, runtime.outbox, authors)

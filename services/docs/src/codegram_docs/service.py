@@ -7,21 +7,25 @@ by author and slug) and the rendered, sanitised HTML of the markdown.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import AuthorDirectory
+from codegram_content.change_events import ContentEvents
 from codegram_content.items import Authored
-from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService
+from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
 from codegram_docs import rendering
+from codegram_docs.config import DocsSettings
 from codegram_docs.domain import Doc
-from codegram_docs.events import doc_events
+from codegram_docs.events import DOC_EVENTS
 from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
 from codegram_docs.slugs import SLUG, slugify
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Conflict, NotFound
 
 DEFAULT_RENDER_TIMEOUT = 6.0
@@ -42,7 +46,8 @@ class DocService(ContentService[Doc, ListFilters]):
         render_timeout: float = DEFAULT_RENDER_TIMEOUT,
     ) -> None:
         self.docs = DocRepository(session)
-        super().__init__(self.docs, doc_events(outbox, session), authors, candidate_cap=candidate_cap)
+        events = ContentEvents[Doc](DOC_EVENTS, outbox, session)
+        super().__init__(session, self.docs, events, authors, candidate_cap=candidate_cap)
         self.render_timeout = render_timeout
 
     async def get_by_slug(self, username: str, slug: str, viewer_id: str | None) -> Authored[Doc]:
@@ -51,7 +56,8 @@ class DocService(ContentService[Doc, ListFilters]):
         if not SLUG.fullmatch(slug):
             raise self._not_found()  # no slug looks like that (and NUL or the like never reach SQL)
         author_id = await self.authors.find_id(username)
-        doc = await self.docs.by_slug(author_id, slug) if author_id else None
+        async with self._transaction():
+            doc = await self.docs.by_slug(author_id, slug) if author_id else None
         if doc is None or not doc.visible_to(parse_id(viewer_id)):
             raise self._not_found()
         return (await self._with_authors([doc]))[0]
@@ -78,10 +84,9 @@ class DocService(ContentService[Doc, ListFilters]):
             "updated_at": now,
         }
         try:
-            doc = await self.docs.insert(values, slugify(fields["title"]))
+            return await self._create(lambda: self.docs.insert(values, slugify(fields["title"])))
         except SlugsExhausted:
             raise Conflict("too many docs with this title are being created at once; try again") from None
-        return await self._announce(doc)
 
     async def _derive(self, current: Doc, changes: dict[str, Any]) -> dict[str, Any]:
         # The slug is not derived: it stays what it was whatever the new title (slugs.py says why).
@@ -89,3 +94,18 @@ class DocService(ContentService[Doc, ListFilters]):
             content = changes["content"]
             changes["content_html"] = await self._worked_out("html", content, lambda: self._render(content))
         return changes
+
+
+def doc_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[DocService]:
+    """The use cases for one request or gRPC call."""
+    own = runtime.settings if isinstance(runtime.settings, DocsSettings) else None
+    return opened(
+        runtime,
+        lambda session, outbox, authors: DocService(
+            session,
+            outbox,
+            authors,
+            candidate_cap=own.search_candidate_cap if own else DEFAULT_CANDIDATE_CAP,
+            render_timeout=own.render_timeout_seconds if own else DEFAULT_RENDER_TIMEOUT,
+        ),
+    )

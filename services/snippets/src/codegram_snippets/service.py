@@ -8,20 +8,24 @@ detected from the code.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import AuthorDirectory
+from codegram_content.change_events import ContentEvents
 from codegram_content.items import Authored
-from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService
+from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import NotFound
 from codegram_snippets import languages
+from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import Snippet
-from codegram_snippets.events import snippet_events
+from codegram_snippets.events import SNIPPET_EVENTS
 from codegram_snippets.repository import ListFilters, SnippetRepository
 
 
@@ -39,7 +43,8 @@ class SnippetService(ContentService[Snippet, ListFilters]):
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
         self.snippets = SnippetRepository(session)
-        super().__init__(self.snippets, snippet_events(outbox, session), authors, candidate_cap=candidate_cap)
+        events = ContentEvents[Snippet](SNIPPET_EVENTS, outbox, session)
+        super().__init__(session, self.snippets, events, authors, candidate_cap=candidate_cap)
 
     async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Snippet]:
         uid = parse_id(author_id)
@@ -60,7 +65,7 @@ class SnippetService(ContentService[Snippet, ListFilters]):
             "created_at": now,
             "updated_at": now,
         }
-        return await self._announce(await self.snippets.insert(values))
+        return await self._create(lambda: self.snippets.insert(values))
 
     async def _derive(self, current: Snippet, changes: dict[str, Any]) -> dict[str, Any]:
         if "language" in changes:
@@ -80,3 +85,12 @@ async def _detect(code: str) -> str:
     # Detection reads a bounded head of the code, but Pygments' part can take tens of milliseconds
     # of CPU on odd input: off the event loop.
     return await asyncio.to_thread(languages.detect, code)
+
+
+def snippet_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[SnippetService]:
+    """The use cases for one request or gRPC call."""
+    settings = runtime.settings
+    cap = settings.search_candidate_cap if isinstance(settings, SnippetsSettings) else DEFAULT_CANDIDATE_CAP
+    return opened(
+        runtime, lambda session, outbox, authors: SnippetService(session, outbox, authors, candidate_cap=cap)
+    )

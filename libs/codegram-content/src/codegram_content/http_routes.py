@@ -1,0 +1,263 @@
+"""The HTTP door every content service has (API.md "Snippets", "Docs"): create, list, read, change and
+delete an item, a user's items, and the internal search the gateway fans out to, built for one kind.
+
+Annotations here are evaluated as the routes are built (no `from __future__ import annotations`):
+FastAPI reads each endpoint's types, and those are the kind's own schemas.
+"""
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from codegram_content.items import Authored, SearchHit
+from codegram_content.query_params import Cursor, Limit, SearchQuery, viewer_id
+from codegram_content.use_cases import ContentService
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.pagination import DEFAULT_LIMIT, Page
+from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
+from codegram_kit.web.responses import etag_json, page_response
+
+Username = Annotated[str, Path(max_length=100)]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """An operation's summary and description in OpenAPI."""
+
+    summary: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentKind:
+    """What differs between the content services' doors: names, schemas, filters and words.
+
+    `list_filters` and `search_filters` are FastAPI dependencies that read the kind's filter
+    parameters (`language`, `tag`) into the filters its repository takes; `search_filters` answers
+    None for a search that can find nothing (docs asked for a language).
+    """
+
+    noun: str  # "snippet": routes /snippets and /snippets/{snippet_id}, operations create_snippet...
+    plural: str
+    open_service: Callable[[ServiceRuntime], AbstractAsyncContextManager[ContentService[Any, Any]]]
+    create_schema: type[BaseModel]
+    update_schema: type[BaseModel]
+    read_schema: type[BaseModel]
+    list_item_schema: type[BaseModel]
+    hit_schema: type[BaseModel]
+    results_schema: type[BaseModel]
+    read: Callable[[Authored[Any]], BaseModel]
+    list_item: Callable[[Authored[Any]], BaseModel]
+    list_filters: Callable[..., Any]
+    search_filters: Callable[..., Any]
+    create_text: Text
+    list_text: Text
+    search_text: Text
+    update_description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRouters:
+    router: APIRouter
+    # Not routed by the gateway (it forwards /api/v1 only): the gateway's /api/v1/search calls it.
+    internal_router: APIRouter
+    # The FastAPI dependency giving the kind's use cases, for the service's own routes.
+    service: Callable[[Request], AsyncIterator[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+    return PageParams(limit, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    author: str | None
+    sort: Literal["recent", "popular"]
+
+
+def list_params(
+    author: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Literal["recent", "popular"] = "recent",
+) -> ListParams:
+    return ListParams(author, sort)
+
+
+def search_query(q: SearchQuery = "") -> str:
+    return q.replace("\x00", "")
+
+
+def _path_id(name: str) -> Callable[..., str]:
+    """A dependency reading the path parameter `name` (`snippet_id`): FastAPI names path parameters
+    after the endpoint's arguments, and each kind keeps its own name in the public API."""
+
+    def item_id(**path: str) -> str:
+        return path[name]
+
+    annotation = Annotated[str, Path(max_length=64)]
+    item_id.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)]
+    )
+    return item_id
+
+
+def content_routers(kind: ContentKind) -> ContentRouters:
+    noun, plural = kind.noun, kind.plural
+    router = APIRouter(prefix="/api/v1", tags=[plural])
+    internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+    async def open_service(request: Request) -> AsyncIterator[ContentService[Any, Any]]:
+        async with kind.open_service(request.app.state.runtime) as service:
+            yield service
+
+    Service = Annotated[ContentService[Any, Any], Depends(open_service)]
+    ItemId = Annotated[str, Depends(_path_id(f"{noun}_id"))]
+    ListFilters = Annotated[Any, Depends(kind.list_filters)]
+    SearchFilters = Annotated[Any, Depends(kind.search_filters)]
+    Paging = Annotated[PageParams, Depends(page_params)]
+    Listing = Annotated[ListParams, Depends(list_params)]
+    Read = kind.read_schema
+    Create = kind.create_schema
+    Update = kind.update_schema
+
+    def hit(found: SearchHit[Any]) -> BaseModel:
+        return kind.hit_schema(
+            id=str(found.item.id),
+            score=found.score,
+            created_at=found.item.created_at,
+            cursor=found.cursor,
+            item=kind.list_item(Authored(found.item, found.author)),
+            highlights=found.highlights,
+        )
+
+    async def create(body: Create, principal: CurrentPrincipal, service: Service) -> Response:  # type: ignore[valid-type]
+        read = kind.read(await service.create(principal.user_id, body.model_dump()))  # type: ignore[attr-defined]
+        location = f"/api/v1/{plural}/{read.id}"  # type: ignore[attr-defined]
+        return JSONResponse(jsonable_encoder(read), status_code=201, headers={"Location": location})
+
+    async def list_public(
+        request: Request,
+        principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me later
+        service: Service,
+        filters: ListFilters,
+        listing: Listing,
+        paging: Paging,
+    ) -> Response:
+        found, next_cursor = await service.list_public(
+            filters,
+            author_username=listing.author,
+            order=listing.sort,
+            cursor=paging.cursor,
+            limit=paging.limit,
+        )
+        return page_response(request, [kind.list_item(i) for i in found], paging.limit, next_cursor)
+
+    async def get(
+        request: Request, item_id: ItemId, principal: OptionalPrincipal, service: Service
+    ) -> Response:
+        return etag_json(request, kind.read(await service.get(item_id, viewer_id(principal))))
+
+    async def update(
+        item_id: ItemId, body: Update, principal: CurrentPrincipal, service: Service
+    ) -> BaseModel:  # type: ignore[valid-type]
+        changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        return kind.read(await service.update(item_id, principal.user_id, changes))
+
+    async def delete(item_id: ItemId, principal: CurrentPrincipal, service: Service) -> Response:
+        await service.delete(item_id, principal.user_id)
+        return Response(status_code=204)
+
+    async def list_by_author(
+        request: Request, username: Username, principal: OptionalPrincipal, service: Service, paging: Paging
+    ) -> Response:
+        found, next_cursor = await service.list_by_author(
+            username, viewer_id(principal), paging.cursor, paging.limit
+        )
+        return page_response(request, [kind.list_item(i) for i in found], paging.limit, next_cursor)
+
+    async def search(
+        service: Service,
+        principal: OptionalPrincipal,  # passed through by the gateway; only public items either way
+        q: Annotated[str, Depends(search_query)],
+        filters: SearchFilters,
+        paging: Paging,
+    ) -> BaseModel:
+        hits = (
+            []
+            if filters is None
+            else await service.search(q, filters, cursor=paging.cursor, limit=paging.limit)
+        )
+        return kind.results_schema(data=[hit(h) for h in hits])
+
+    item_path = f"/{plural}/{{{noun}_id}}"
+    router.add_api_route(
+        f"/{plural}",
+        create,
+        methods=["POST"],
+        name=f"create_{noun}",
+        status_code=201,
+        response_model=Read,
+        summary=kind.create_text.summary,
+        description=kind.create_text.description,
+    )
+    router.add_api_route(
+        f"/{plural}",
+        list_public,
+        methods=["GET"],
+        name=f"list_{plural}",
+        response_model=Page[kind.list_item_schema],  # type: ignore[name-defined]
+        summary=kind.list_text.summary,
+        description=kind.list_text.description,
+    )
+    router.add_api_route(
+        item_path, get, methods=["GET"], name=f"get_{noun}", response_model=Read, summary=f"One {noun}"
+    )
+    router.add_api_route(
+        item_path,
+        update,
+        methods=["PATCH"],
+        name=f"update_{noun}",
+        response_model=Read,
+        summary=f"Change your {noun}",
+        description=kind.update_description,
+    )
+    router.add_api_route(
+        item_path,
+        delete,
+        methods=["DELETE"],
+        name=f"delete_{noun}",
+        status_code=204,
+        summary=f"Delete your {noun}",
+    )
+    router.add_api_route(
+        f"/users/{{username}}/{plural}",
+        list_by_author,
+        methods=["GET"],
+        name=f"list_user_{plural}",
+        response_model=Page[kind.list_item_schema],  # type: ignore[name-defined]
+        summary=f"A user's {plural}, newest first",
+        description=f"The author sees all of their own {plural}, unlisted and private ones included; "
+        "everyone else sees the public ones.",
+    )
+    internal_router.add_api_route(
+        "/search",
+        search,
+        methods=["GET"],
+        name=f"search_{plural}",
+        response_model=kind.results_schema,
+        summary=kind.search_text.summary,
+        description=kind.search_text.description,
+    )
+    return ContentRouters(router, internal_router, open_service)
