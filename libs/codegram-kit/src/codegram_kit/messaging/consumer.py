@@ -64,6 +64,33 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line}"[:300] if first_line else type(exc).__name__
 
 
+async def publish_dead_letter(
+    js: JetStreamContext,
+    msg: Msg,
+    *,
+    subject: str,
+    consumer: str,
+    event_id: str,
+    reason: str,
+    attempts: int,
+) -> None:
+    """Publish `msg`, whole, to the dead-letter `subject` with why and after how many attempts;
+    raises when JetStream did not store it (the caller keeps the message then)."""
+    headers = {k: v for k, v in (msg.headers or {}).items() if k not in _DEAD_LETTER_HEADERS}
+    headers.update(
+        {
+            # Its own id: a dead letter published twice (a crash before the term) is one.
+            MSG_ID_HEADER: f"deadletter:{consumer}:{event_id}",
+            DEAD_LETTER_SUBJECT: msg.subject,
+            DEAD_LETTER_EVENT_ID: event_id,
+            DEAD_LETTER_CONSUMER: consumer,
+            DEAD_LETTER_ATTEMPTS: str(attempts),
+            DEAD_LETTER_REASON: reason.replace("\r", " ").replace("\n", " "),
+        }
+    )
+    await js.publish(subject, msg.data, headers=headers)
+
+
 @dataclass
 class ReplayOutcome:
     """What a replay of one consumer's dead letters did."""
@@ -204,20 +231,16 @@ class IdempotentConsumer:
     async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
         """Publish the message, whole, to the dead-letter subject, then terminate it."""
         eid = event_id(msg)
-        headers = {k: v for k, v in (msg.headers or {}).items() if k not in _DEAD_LETTER_HEADERS}
-        headers.update(
-            {
-                # Its own id: a dead letter published twice (a crash before the term) is one.
-                MSG_ID_HEADER: f"deadletter:{self.durable}:{eid}",
-                DEAD_LETTER_SUBJECT: msg.subject,
-                DEAD_LETTER_EVENT_ID: eid,
-                DEAD_LETTER_CONSUMER: self.durable,
-                DEAD_LETTER_ATTEMPTS: str(attempts),
-                DEAD_LETTER_REASON: reason.replace("\r", " ").replace("\n", " "),
-            }
-        )
         try:
-            await self.js.publish(self.dead_letters, msg.data, headers=headers)
+            await publish_dead_letter(
+                self.js,
+                msg,
+                subject=self.dead_letters,
+                consumer=self.durable,
+                event_id=eid,
+                reason=reason,
+                attempts=attempts,
+            )
         except Exception as exc:
             # Not stored: keep the message (JetStream redelivers it; see `deliver`).
             log.warning(

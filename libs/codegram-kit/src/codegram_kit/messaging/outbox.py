@@ -54,22 +54,34 @@ class Outbox:
 
     async def add(self, session: AsyncSession, subject: str, message: Message) -> uuid.UUID:
         """Record an event in the caller's transaction: it is published only if that commits."""
+        headers = {EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name}
+        return await self.add_raw(session, subject, message.SerializeToString(), headers)
+
+    async def add_raw(
+        self,
+        session: AsyncSession,
+        subject: str,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        msg_id: str | None = None,
+    ) -> uuid.UUID:
+        """Record any message in the caller's transaction; the relay publishes it to whichever
+        stream holds `subject` (a job under `jobs.<service>.>` goes to that service's work queue).
+        `msg_id` (default: the row's own id) is its Nats-Msg-Id, so JetStream drops a copy."""
         event_id = uuid.uuid4()
-        headers = {
-            "Nats-Msg-Id": str(event_id),
-            EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name,
+        all_headers = {
+            "Nats-Msg-Id": msg_id or str(event_id),
+            **(headers or {}),
             OCCURRED_AT_HEADER: datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
         rid = current_request_id()
         if rid:
-            headers[REQUEST_ID_HEADER] = rid
-        inject(headers)
+            all_headers[REQUEST_ID_HEADER] = rid
+        inject(all_headers)
         await session.execute(
             sa.insert(self.table).values(
-                event_id=event_id,
-                subject=subject,
-                payload=message.SerializeToString(),
-                headers=headers,
+                event_id=event_id, subject=subject, payload=payload, headers=all_headers
             )
         )
         return event_id

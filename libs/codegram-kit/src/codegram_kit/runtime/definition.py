@@ -1,4 +1,5 @@
-"""One service process: HTTP and gRPC servers, the outbox relay and consumers, drained on SIGTERM."""
+"""One service process: HTTP and gRPC servers, the outbox relay, consumers, job queues and periodic
+tasks, drained on SIGTERM."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from codegram_kit.grpc.client import create_channel
 from codegram_kit.grpc.server import GrpcServer
 from codegram_kit.messaging import streams
 from codegram_kit.messaging.consumer import IdempotentConsumer, ReplayOutcome
+from codegram_kit.messaging.jobs import JobClient, JobQueue, PeriodicRunner, PeriodicTask
 from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_kit.runtime.logging import configure_logging
 from codegram_kit.runtime.readiness import ReadinessCheck, degradable
@@ -41,6 +43,7 @@ log = logging.getLogger("codegram.service")
 
 ConsumerFactory = Callable[["ServiceRuntime"], IdempotentConsumer]
 GrpcRegistrar = Callable[["ServiceRuntime", aio.Server], Iterable[str]]
+JobQueueFactory = Callable[["ServiceRuntime"], JobQueue]
 
 
 class ServiceRuntime:
@@ -66,6 +69,9 @@ class ServiceRuntime:
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[IdempotentConsumer] = []
+        self.jobs: JobClient | None = None  # enqueues this service's jobs once messaging started
+        self.job_queues: list[JobQueue] = []
+        self.periodic: list[PeriodicRunner[ServiceRuntime]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._connecting: asyncio.Task[None] | None = None
         self.redis: Redis | None = None
@@ -108,11 +114,17 @@ class ServiceRuntime:
             checks["redis"] = degradable(self.redis.ping)
         return checks
 
-    async def start_messaging(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
-        """Start the outbox relay now and the consumers once NATS answers: a process starts, and
-        serves, while NATS is down."""
+    async def start_messaging(
+        self,
+        consumer_factories: Sequence[ConsumerFactory],
+        job_factories: Sequence[JobQueueFactory] = (),
+        periodic: Sequence[PeriodicTask[ServiceRuntime]] = (),
+    ) -> None:
+        """Start the outbox relay and periodic tasks now, and the consumers and job queues once
+        NATS answers: a process starts, and serves, while NATS is down."""
         self.nc = NATS()
         self.js = self.nc.jetstream()
+        self.jobs = JobClient(self.settings.service_name, self.js, self.outbox)
         nc = self.nc
         self.relay = OutboxRelay(
             self.settings.service_name,
@@ -123,9 +135,17 @@ class ServiceRuntime:
             connected=lambda: nc.is_connected,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
-        self._connecting = asyncio.create_task(self._connect(consumer_factories), name="nats-connect")
+        for task in periodic:
+            runner = PeriodicRunner(self.settings.service_name, task, self)
+            self.periodic.append(runner)
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"periodic-{task.name}"))
+        self._connecting = asyncio.create_task(
+            self._connect(consumer_factories, job_factories), name="nats-connect"
+        )
 
-    async def _connect(self, consumer_factories: Sequence[ConsumerFactory]) -> None:
+    async def _connect(
+        self, consumer_factories: Sequence[ConsumerFactory], job_factories: Sequence[JobQueueFactory] = ()
+    ) -> None:
         assert self.nc is not None and self.js is not None
         await streams.connect(
             self.settings.nats_url, f"codegram-{self.settings.service_name}", client=self.nc
@@ -141,7 +161,17 @@ class ServiceRuntime:
             consumer = factory(self)
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
-        log.info("messaging started", extra={"consumers": [c.durable for c in self.consumers]})
+        for job_factory in job_factories:
+            queue = job_factory(self)
+            self.job_queues.append(queue)
+            self._tasks.append(asyncio.create_task(queue.run(), name=queue.durable))
+        log.info(
+            "messaging started",
+            extra={
+                "consumers": [c.durable for c in self.consumers],
+                "job_queues": [q.durable for q in self.job_queues],
+            },
+        )
 
     async def stop_messaging(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -152,8 +182,15 @@ class ServiceRuntime:
             self.relay.stop()
         for consumer in self.consumers:
             consumer.stop()
+        for queue in self.job_queues:
+            queue.stop()
+        for runner in self.periodic:
+            runner.stop()
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            # A job or periodic run in progress gets the shutdown grace to finish and settle.
+            _, pending = await asyncio.wait(
+                self._tasks, timeout=max(5.0, self.settings.shutdown_grace_seconds)
+            )
             for task in pending:
                 task.cancel()
         if self.nc is not None:
@@ -188,6 +225,8 @@ def build_service_app(
     routers: Sequence[Any] = (),
     grpc_registrars: Sequence[GrpcRegistrar] = (),
     consumers: Sequence[ConsumerFactory] = (),
+    jobs: Sequence[JobQueueFactory] = (),
+    periodic: Sequence[PeriodicTask[ServiceRuntime]] = (),
 ) -> FastAPI:
     """The FastAPI app whose lifespan is the process: it starts and drains gRPC and messaging too."""
     settings = runtime.settings
@@ -198,7 +237,7 @@ def build_service_app(
         for registrar in grpc_registrars:
             grpc_server.register(lambda server, r=registrar: r(runtime, server))
         await grpc_server.start()
-        await runtime.start_messaging(consumers)
+        await runtime.start_messaging(consumers, jobs, periodic)
         log.info("service started", extra={"http_port": settings.http_port, "grpc_port": settings.grpc_port})
         try:
             yield
@@ -248,6 +287,8 @@ class ServiceDefinition:
     routers: Sequence[Any] = ()
     grpc_registrars: Sequence[GrpcRegistrar] = ()
     consumers: Sequence[ConsumerFactory] = ()
+    jobs: Sequence[JobQueueFactory] = ()  # one work-queue consumer per job kind
+    periodic: Sequence[PeriodicTask[ServiceRuntime]] = ()  # in-process timers (see jobs.py)
     uses_redis: bool = False
 
     def settings(self, **overrides: Any) -> ServiceSettings:
@@ -270,6 +311,8 @@ class ServiceDefinition:
             routers=self.routers,
             grpc_registrars=self.grpc_registrars,
             consumers=self.consumers,
+            jobs=self.jobs,
+            periodic=self.periodic,
         )
 
     async def replay_dead_letters(

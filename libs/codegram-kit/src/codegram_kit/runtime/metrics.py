@@ -1,5 +1,5 @@
 """Prometheus metrics shared by every process: HTTP and gRPC traffic, outbox backlog, consumers,
-dead letters."""
+dead letters, jobs and periodic tasks."""
 
 from __future__ import annotations
 
@@ -39,4 +39,23 @@ EVENTS_DEAD_LETTERED = Counter(
     "codegram_events_dead_lettered_total",
     "Events a consumer gave up on and published to its dead-letter subject (alert on any increase)",
     ["service", "consumer"],
+)
+JOBS_SETTLED = Counter(
+    "codegram_jobs_total",
+    "Job deliveries by how they ended: succeeded, retried, deferred or failed (dead-lettered)",
+    ["service", "kind", "outcome"],
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "codegram_job_queue_depth", "Jobs waiting or in progress, by kind", ["service", "kind"]
+)
+JOB_DURATION = Histogram(
+    "codegram_job_duration_seconds",
+    "How long a job's handler ran, whatever its outcome",
+    ["service", "kind"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+PERIODIC_RUNS = Counter(
+    "codegram_periodic_runs_total",
+    "Periodic task runs by outcome (ok, failed)",
+    ["service", "task", "outcome"],
 )
