@@ -403,3 +403,42 @@ async def test_a_service_runtime_starts_and_drains_its_job_queues_and_periodic_t
         await runtime.db.dispose()
     assert runs == [{"n": 1}, {"n": 2}]
     assert _settled(service, "sync", "succeeded") == 2  # the job in progress was finished and acked
+
+
+async def test_a_service_definition_with_a_job_queue_starts_and_drains_it(
+    engines: Fleet, service: str, schema, tmp_path
+) -> None:
+    from types import ModuleType
+
+    from codegram_devstack.engines import free_port
+    from codegram_kit.runtime.definition import ServiceDefinition
+
+    _db, metadata, outbox_table, processed = schema
+    models = ModuleType("models")
+    models.metadata, models.outbox, models.processed_events = metadata, outbox_table, processed  # type: ignore[attr-defined]
+    runs: list[str] = []
+
+    async def handler(job: Job) -> None:
+        runs.append(job.msg_id)
+
+    def sync_queue(rt: ServiceRuntime) -> JobQueue:
+        assert rt.js is not None
+        return JobQueue(service=rt.settings.service_name, kind="sync", js=rt.js, handler=handler)
+
+    definition = ServiceDefinition(name=service, models=models, migrations_dir=tmp_path, jobs=[sync_queue])
+    settings = definition.settings(
+        database_url=engines.admin_url(),
+        db_schema=service,
+        nats_url=engines.nats_url,
+        grpc_port=free_port(),
+        http_port=free_port(),
+    )
+    app = definition.create_app(settings)
+    async with app.router.lifespan_context(app):
+        runtime: ServiceRuntime = app.state.runtime
+        await _eventually(lambda: len(runtime.job_queues) == 1)
+        assert runtime.jobs is not None
+        await runtime.jobs.enqueue("sync", b"{}", "def-1")
+        await _eventually(lambda: runs == ["def-1"])
+        queue_task = next(t for t in runtime._tasks if t.get_name() == runtime.job_queues[0].durable)
+    assert queue_task.done() and not queue_task.cancelled()  # stopped by the drain, not killed
