@@ -20,6 +20,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
+from codegram_content.change_events import ContentEvents, EventKind
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
 from codegram_content.text_search import highlight_fragments, websearch_text
@@ -91,7 +92,8 @@ def check_batch(ids: Sequence[str]) -> None:
 
 
 class ContentService(Generic[ItemT, FiltersT]):
-    """Reads, ownership, deletion and search; the subclass creates and derives its own fields.
+    """Reads, ownership, deletion and search; the subclass names its repository and events, and
+    creates and derives its own fields.
 
     The service is given a session outside any transaction; each use case runs its statements in
     one short transaction (`_transaction`) and asks peers (authors) before it or after it ends.
@@ -102,19 +104,21 @@ class ContentService(Generic[ItemT, FiltersT]):
     highlight_fields: tuple[str, ...] = ("title", "description")
     # Fields the service keeps for itself: changing only these is not an edit (no updated_at, no event).
     bookkeeping: frozenset[str] = frozenset()
+    # The service's repository class (`SnippetRepository`), and what its events are called and carry.
+    repository: Callable[[AsyncSession], ContentRepository[ItemT, FiltersT]]
+    event_kind: EventKind
 
     def __init__(
         self,
         session: AsyncSession,
-        repo: ContentRepository[ItemT, FiltersT],
-        events: ContentEventSink[ItemT],
+        outbox: Outbox,
         authors: AuthorDirectory,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
         self.session = session
-        self.repo = repo
-        self.events = events
+        self.repo = self.repository(session)
+        self.events: ContentEventSink[ItemT] = ContentEvents(self.event_kind, outbox, session)
         self.authors = authors
         self.candidate_cap = candidate_cap
         self._results: dict[tuple[str, Hashable], Any] = {}
@@ -288,10 +292,12 @@ ServiceT = TypeVar("ServiceT")
 
 @asynccontextmanager
 async def opened(
-    runtime: ServiceRuntime, build: Callable[[AsyncSession, Outbox, AuthorDirectory], ServiceT]
+    runtime: ServiceRuntime,
+    users_target: str,
+    build: Callable[[AsyncSession, Outbox, AuthorDirectory], ServiceT],
 ) -> AsyncIterator[ServiceT]:
     """A content service for one request or call: a session that opens its transactions as the use
-    cases need them, the outbox, and the users service as the author directory."""
-    authors = GrpcAuthorDirectory(runtime.channel(runtime.settings.users_grpc_target))
+    cases need them, the outbox, and the users service (at `users_target`) as the author directory."""
+    authors = GrpcAuthorDirectory(runtime.channel(users_target))
     async with runtime.db.sessions() as session:
         yield build(session, runtime.outbox, authors)

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import AuthorDirectory
-from codegram_content.change_events import ContentEvents
 from codegram_content.items import Authored
 from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
 from codegram_docs import rendering
@@ -35,6 +34,9 @@ class DocService(ContentService[Doc, ListFilters]):
     noun = "doc"
     highlight_fields = ("title", "description", "content")
     bookkeeping = frozenset({"updated_at", "content_html"})
+    repository = DocRepository
+    repo: DocRepository
+    event_kind = DOC_EVENTS
 
     def __init__(
         self,
@@ -45,9 +47,8 @@ class DocService(ContentService[Doc, ListFilters]):
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
         render_timeout: float = DEFAULT_RENDER_TIMEOUT,
     ) -> None:
-        self.docs = DocRepository(session)
-        events = ContentEvents[Doc](DOC_EVENTS, outbox, session)
-        super().__init__(session, self.docs, events, authors, candidate_cap=candidate_cap)
+        super().__init__(session, outbox, authors, candidate_cap=candidate_cap)
+        # Seconds a page may take to render before it is stored as escaped text (rendering.py).
         self.render_timeout = render_timeout
 
     async def get_by_slug(self, username: str, slug: str, viewer_id: str | None) -> Authored[Doc]:
@@ -57,7 +58,7 @@ class DocService(ContentService[Doc, ListFilters]):
             raise self._not_found()  # no slug looks like that (and NUL or the like never reach SQL)
         author_id = await self.authors.find_id(username)
         async with self._transaction():
-            doc = await self.docs.by_slug(author_id, slug) if author_id else None
+            doc = await self.repo.by_slug(author_id, slug) if author_id else None
         if doc is None or not doc.visible_to(parse_id(viewer_id)):
             raise self._not_found()
         return (await self._with_authors([doc]))[0]
@@ -84,7 +85,7 @@ class DocService(ContentService[Doc, ListFilters]):
             "updated_at": now,
         }
         try:
-            return await self._create(lambda: self.docs.insert(values, slugify(fields["title"])))
+            return await self._create(lambda: self.repo.insert(values, slugify(fields["title"])))
         except SlugsExhausted:
             raise Conflict("too many docs with this title are being created at once; try again") from None
 
@@ -98,14 +99,12 @@ class DocService(ContentService[Doc, ListFilters]):
 
 def doc_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[DocService]:
     """The use cases for one request or gRPC call."""
-    own = runtime.settings if isinstance(runtime.settings, DocsSettings) else None
+    settings = runtime.settings
+    assert isinstance(settings, DocsSettings)
+
+    cap, timeout = settings.search_candidate_cap, settings.render_timeout_seconds
     return opened(
         runtime,
-        lambda session, outbox, authors: DocService(
-            session,
-            outbox,
-            authors,
-            candidate_cap=own.search_candidate_cap if own else DEFAULT_CANDIDATE_CAP,
-            render_timeout=own.render_timeout_seconds if own else DEFAULT_RENDER_TIMEOUT,
-        ),
+        settings.users_grpc_target,
+        lambda *parts: DocService(*parts, candidate_cap=cap, render_timeout=timeout),
     )

@@ -12,14 +12,9 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from codegram_clients.users import AuthorDirectory
-from codegram_content.change_events import ContentEvents
 from codegram_content.items import Authored
-from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
+from codegram_content.use_cases import ContentService, opened
 from codegram_kit.db.ids import new_uuid7, parse_id
-from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import NotFound
 from codegram_snippets import languages
@@ -33,18 +28,9 @@ class SnippetService(ContentService[Snippet, ListFilters]):
     noun = "snippet"
     highlight_fields = ("title", "description", "code")
     bookkeeping = frozenset({"updated_at", "language_detected"})
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        outbox: Outbox,
-        authors: AuthorDirectory,
-        *,
-        candidate_cap: int = DEFAULT_CANDIDATE_CAP,
-    ) -> None:
-        self.snippets = SnippetRepository(session)
-        events = ContentEvents[Snippet](SNIPPET_EVENTS, outbox, session)
-        super().__init__(session, self.snippets, events, authors, candidate_cap=candidate_cap)
+    repository = SnippetRepository
+    repo: SnippetRepository
+    event_kind = SNIPPET_EVENTS
 
     async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Snippet]:
         uid = parse_id(author_id)
@@ -65,7 +51,7 @@ class SnippetService(ContentService[Snippet, ListFilters]):
             "created_at": now,
             "updated_at": now,
         }
-        return await self._create(lambda: self.snippets.insert(values))
+        return await self._create(lambda: self.repo.insert(values))
 
     async def _derive(self, current: Snippet, changes: dict[str, Any]) -> dict[str, Any]:
         if "language" in changes:
@@ -90,7 +76,8 @@ async def _detect(code: str) -> str:
 def snippet_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[SnippetService]:
     """The use cases for one request or gRPC call."""
     settings = runtime.settings
-    cap = settings.search_candidate_cap if isinstance(settings, SnippetsSettings) else DEFAULT_CANDIDATE_CAP
+    assert isinstance(settings, SnippetsSettings)
+    cap = settings.search_candidate_cap
     return opened(
-        runtime, lambda session, outbox, authors: SnippetService(session, outbox, authors, candidate_cap=cap)
+        runtime, settings.users_grpc_target, lambda *parts: SnippetService(*parts, candidate_cap=cap)
     )
