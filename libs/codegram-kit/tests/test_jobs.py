@@ -442,3 +442,24 @@ async def test_a_service_definition_with_a_job_queue_starts_and_drains_it(
         await _eventually(lambda: runs == ["def-1"])
         queue_task = next(t for t in runtime._tasks if t.get_name() == runtime.job_queues[0].durable)
     assert queue_task.done() and not queue_task.cancelled()  # stopped by the drain, not killed
+
+
+async def test_a_queue_runs_as_many_jobs_at_once_as_its_concurrency(js, service: str) -> None:
+    running: set[str] = set()
+    all_started = asyncio.Event()
+    done: list[str] = []
+
+    async def handler(job: Job) -> None:
+        running.add(job.msg_id)
+        if len(running) == 3:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 10)  # fails unless all three run together
+        done.append(job.msg_id)
+
+    async with Running(_queue(service, js, handler, concurrency=3)):
+        client = JobClient(service, js)
+        for n in range(3):
+            await client.enqueue("sync", b"{}", f"par-{n}")
+        await _eventually(lambda: len(done) == 3)
+    assert sorted(done) == ["par-0", "par-1", "par-2"]
+    assert _settled(service, "sync", "succeeded") == 3

@@ -30,7 +30,13 @@ from codegram_kit.grpc.client import create_channel
 from codegram_kit.grpc.server import GrpcServer
 from codegram_kit.messaging import streams
 from codegram_kit.messaging.consumer import IdempotentConsumer, ReplayOutcome
-from codegram_kit.messaging.jobs import JobClient, JobQueue, PeriodicRunner, PeriodicTask
+from codegram_kit.messaging.jobs import (
+    JobClient,
+    JobQueue,
+    PeriodicRunner,
+    PeriodicTask,
+    ensure_job_stream,
+)
 from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_kit.runtime.logging import configure_logging
 from codegram_kit.runtime.readiness import ReadinessCheck, degradable
@@ -153,6 +159,8 @@ class ServiceRuntime:
         while True:
             try:
                 await streams.ensure_stream(self.js)
+                if job_factories:  # before the relay publishes a job enqueued through the outbox
+                    await ensure_job_stream(self.js, self.settings.service_name)
                 break
             except Exception as exc:  # JetStream still starting, or NATS gone again
                 log.warning("stream not ready; retrying", extra={"error": repr(exc)})
