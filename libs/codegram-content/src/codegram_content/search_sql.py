@@ -46,6 +46,11 @@ def field_terms(text: str) -> str:
     return terms
 
 
+def content_vector(title: str, description: str, body: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:
+    """A content item's terms: title and tags weigh A, description B, the body (code, markdown) C."""
+    return search_vector([(f"{title} {' '.join(tags)}", "A"), (description, "B"), (body, "C")])
+
+
 def search_vector(fields: Sequence[tuple[str, str]]) -> sa.ColumnElement[Any]:
     """`setweight(to_tsvector('simple', terms), weight) || ...` for each (text, weight) pair.
 

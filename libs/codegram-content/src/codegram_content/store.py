@@ -26,6 +26,7 @@ from codegram_content.keyset import Order
 from codegram_content.search_sql import (
     BODY_HEADLINE,
     TITLE_HEADLINE,
+    content_vector,
     headline,
     plan_for_these_values,
     rank_order,
@@ -151,12 +152,12 @@ class ContentFilters(Protocol):
 
 class ContentRows(Generic[ItemT]):
     """The queries every content repository runs; a repository subclass names its table, its item
-    class, the columns lists read, and how its search vector is built."""
+    class and its body field, and the columns lists read."""
 
     table: sa.Table
     item_class: type[ItemT]
-    # The fields the search vector is built from (the `vector` method's keyword arguments).
-    searched_fields: tuple[str, ...] = ("title", "description", "tags")
+    # The item's body (a snippet's code, a doc's markdown): searched with weight C, and highlighted.
+    body_field: str
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -172,8 +173,13 @@ class ContentRows(Generic[ItemT]):
         """What lists and search hits read; by default everything but the search vector."""
         return self.all_columns
 
+    @property
+    def searched_fields(self) -> tuple[str, ...]:
+        """The fields the search vector is built from (`vector`'s keyword arguments)."""
+        return ("title", "description", self.body_field, "tags")
+
     def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
-        raise NotImplementedError
+        return content_vector(fields["title"], fields["description"], fields[self.body_field], fields["tags"])
 
     def item(self, row: sa.Row[Any]) -> ItemT:
         return item_from_row(self.item_class, row)
@@ -271,7 +277,8 @@ class ContentRows(Generic[ItemT]):
 
     def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
         """The texts search highlights, by field: the title whole, the others in fragments."""
-        return {"title": self.table.c.title, "description": self.table.c.description}
+        body = self.table.c[self.body_field]
+        return {"title": self.table.c.title, "description": self.table.c.description, self.body_field: body}
 
     async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]:
         """`ts_headline` of each highlighted text, for `text_search.highlight_fragments`: for the

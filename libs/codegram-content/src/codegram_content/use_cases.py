@@ -47,6 +47,9 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
 
     async def by_ids(self, ids: Sequence[UUID]) -> list[ItemT]: ...
 
+    @property
+    def body_field(self) -> str: ...
+
     async def search_vector_after(self, current: ItemT, changes: dict[str, Any]) -> Any | None: ...
 
     async def update(self, current: ItemT, changes: dict[str, Any], search: Any | None = None) -> ItemT: ...
@@ -99,9 +102,6 @@ class ContentService(Generic[ItemT, FiltersT]):
     one short transaction (`_transaction`) and asks peers (authors) before it or after it ends.
     """
 
-    noun = "item"
-    # The fields search highlights, as the service's headlines name them.
-    highlight_fields: tuple[str, ...] = ("title", "description")
     # Fields the service keeps for itself: changing only these is not an edit (no updated_at, no event).
     bookkeeping: frozenset[str] = frozenset()
     # The service's repository class (`SnippetRepository`), and what its events are called and carry.
@@ -135,7 +135,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         return [Authored(i, known[i.author_id]) for i in found]
 
     def _not_found(self) -> NotFound:
-        return NotFound(f"{self.noun} not found")
+        return NotFound(f"{self.event_kind.entity} not found")
 
     async def _visible(self, raw_id: str, viewer: UUID | None, *, for_update: bool = False) -> ItemT:
         item_id = parse_id(raw_id)
@@ -201,10 +201,12 @@ class ContentService(Generic[ItemT, FiltersT]):
                 return []
             headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
         authored = await self._with_authors([item for item, _ in ranked])
+        # The search terms' texts, as the repository's headlines name them.
+        highlighted = ("title", "description", self.repo.body_field)
         hits = []
         for (item, score), with_author in zip(ranked, authored, strict=True):
             marked = headlines.get(item.id, {})
-            highlights = {f: highlight_fragments(marked.get(f, "")) for f in self.highlight_fields}
+            highlights = {f: highlight_fragments(marked.get(f, "")) for f in highlighted}
             hits.append(SearchHit(item, with_author.author, score, search_cursor(score, item), highlights))
         return hits
 
@@ -222,7 +224,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         viewer = parse_id(viewer_id)
         item = await self._visible(raw_id, viewer, for_update=lock)
         if item.author_id != viewer:
-            raise Forbidden(f"only the author may change this {self.noun}")
+            raise Forbidden(f"only the author may change this {self.event_kind.entity}")
         return item
 
     async def _derive(self, current: ItemT, changes: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from codegram_content.search_sql import search_vector
+from codegram_content.search_sql import content_vector
 from codegram_content.store import ContentRows
 from codegram_docs.domain import Doc
 from codegram_docs.models import docs
@@ -38,13 +38,13 @@ class SlugsExhausted(Exception):
 
 def doc_vector(title: str, description: str, content: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:
     """Title and tags weigh A, description B, content C (code blocks included, identifiers split)."""
-    return search_vector([(f"{title} {' '.join(tags)}", "A"), (description, "B"), (content, "C")])
+    return content_vector(title, description, content, tags)
 
 
 class DocRepository(ContentRows[Doc]):
     table = docs
     item_class = Doc
-    searched_fields = ("title", "description", "content", "tags")
+    body_field = "content"
 
     @property
     def list_columns(self) -> list[sa.ColumnElement[Any]]:
@@ -53,9 +53,6 @@ class DocRepository(ContentRows[Doc]):
             sa.literal("").label(c.name) if c.name in ("content", "content_html") else c
             for c in self.all_columns
         ]
-
-    def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
-        return doc_vector(**fields)
 
     async def _slugs_like(self, author_id: UUID, base: str) -> set[str]:
         pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"

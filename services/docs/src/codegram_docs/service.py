@@ -31,8 +31,6 @@ DEFAULT_RENDER_TIMEOUT = 6.0
 
 
 class DocService(ContentService[Doc, ListFilters]):
-    noun = "doc"
-    highlight_fields = ("title", "description", "content")
     bookkeeping = frozenset({"updated_at", "content_html"})
     repository = DocRepository
     repo: DocRepository

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codegram_content.search_sql import search_vector
+from codegram_content.search_sql import content_vector
 from codegram_content.store import ContentRows
 from codegram_snippets.domain import PREVIEW_CHARS, Snippet
 from codegram_snippets.models import snippets
@@ -29,14 +29,14 @@ class ListFilters:
 
 
 def snippet_vector(title: str, description: str, code: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:
-    """Title and tags weigh A, description B, code C."""
-    return search_vector([(f"{title} {' '.join(tags)}", "A"), (description, "B"), (code, "C")])
+    """Title and tags weigh A, description B, code C (as the repository builds it at each write)."""
+    return content_vector(title, description, code, tags)
 
 
 class SnippetRepository(ContentRows[Snippet]):
     table = snippets
     item_class = Snippet
-    searched_fields = ("title", "description", "code", "tags")
+    body_field = "code"
 
     @property
     def list_columns(self) -> list[sa.ColumnElement[Any]]:
@@ -46,13 +46,7 @@ class SnippetRepository(ContentRows[Snippet]):
             for c in self.all_columns
         ]
 
-    def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
-        return snippet_vector(**fields)
-
     async def insert(self, values: dict[str, Any]) -> Snippet:
         vector = await self._vector_of({f: values[f] for f in self.searched_fields})
         query = sa.insert(snippets).values(**values, search=vector).returning(*self.all_columns)
         return self.item((await self.session.execute(query)).one())
-
-    def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
-        return {**super().highlighted(), "code": snippets.c.code}

@@ -25,8 +25,6 @@ from codegram_snippets.repository import ListFilters, SnippetRepository
 
 
 class SnippetService(ContentService[Snippet, ListFilters]):
-    noun = "snippet"
-    highlight_fields = ("title", "description", "code")
     bookkeeping = frozenset({"updated_at", "language_detected"})
     repository = SnippetRepository
     repo: SnippetRepository
