@@ -216,7 +216,12 @@ async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reaso
         runs.append(job.attempt)
         raise TimeoutError("github did not answer\n[token: secret]")
 
-    queue = _queue(service, js, handler, max_attempts=3, backoff_base_seconds=0.05)
+    failures: list[tuple[int, str]] = []
+
+    async def on_failed(job: Job, reason: str) -> None:
+        failures.append((job.attempt, reason))
+
+    queue = _queue(service, js, handler, max_attempts=3, backoff_base_seconds=0.05, on_failed=on_failed)
     labels = {"service": service, "consumer": queue.durable}
     assert REGISTRY.get_sample_value("codegram_events_dead_lettered_total", labels) == 0
     async with Running(queue):
@@ -229,6 +234,7 @@ async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reaso
         await asyncio.sleep(1.0)  # time for a redelivery, were the job not terminated
         assert await queue.report_depth() == 0
     assert runs == [1, 2, 3]
+    assert failures == [(3, "TimeoutError: github did not answer")]  # the service records the job failed
     (dead,) = await _dead_letters(js, queue)
     assert dead.subject == f"codegram.deadletter.{service}.job-sync"
     assert json.loads(dead.data) == {"user_id": "u3"}
@@ -236,7 +242,7 @@ async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reaso
     assert dead.headers[DEAD_LETTER_EVENT_ID] == "doomed-1"
     assert dead.headers[DEAD_LETTER_CONSUMER] == queue.durable
     assert dead.headers[DEAD_LETTER_ATTEMPTS] == "3"
-    assert dead.headers[DEAD_LETTER_REASON] == "TimeoutError: job timed out"
+    assert dead.headers[DEAD_LETTER_REASON] == "TimeoutError: github did not answer"  # first line only
     assert REGISTRY.get_sample_value("codegram_events_dead_lettered_total", labels) == 1
     assert _settled(service, "sync", "failed") == 1 and _settled(service, "sync", "retried") == 2
 
@@ -463,3 +469,22 @@ async def test_a_queue_runs_as_many_jobs_at_once_as_its_concurrency(js, service:
         await _eventually(lambda: len(done) == 3)
     assert sorted(done) == ["par-0", "par-1", "par-2"]
     assert _settled(service, "sync", "succeeded") == 3
+
+
+async def test_a_job_that_runs_past_its_timeout_is_a_failed_attempt(js, service: str) -> None:
+    runs: list[int] = []
+
+    async def stuck(job: Job) -> None:
+        runs.append(job.attempt)
+        await asyncio.sleep(60)
+
+    queue = _queue(service, js, stuck, max_attempts=1, timeout_seconds=0.3)
+    async with Running(queue):
+        await JobClient(service, js).enqueue("sync", b"{}", "stuck-1")
+
+        async def one_dead_letter() -> bool:
+            return len(await _dead_letters(js, queue)) == 1
+
+        await _eventually(one_dead_letter)
+    (dead,) = await _dead_letters(js, queue)
+    assert runs == [1] and dead.headers[DEAD_LETTER_REASON] == "job timed out"

@@ -166,6 +166,8 @@ class Job:
 
 
 JobHandler = Callable[[Job], Awaitable[None]]
+# Told of a job given up on (with the dead letter's reason): to record it as failed in the store.
+FailureHandler = Callable[[Job, str], Awaitable[None]]
 
 
 class JobQueue:
@@ -200,6 +202,7 @@ class JobQueue:
         ack_wait_seconds: float = 30.0,
         timeout_seconds: float = 600.0,
         concurrency: int = 1,
+        on_failed: FailureHandler | None = None,
     ) -> None:
         _check_token(service)
         _check_token(kind)
@@ -221,6 +224,7 @@ class JobQueue:
         self.ack_wait_seconds = ack_wait_seconds
         self.timeout_seconds = timeout_seconds
         self.concurrency = concurrency
+        self.on_failed = on_failed
         self._attempts: KeyValue | None = None
         self._stopping = asyncio.Event()
         assert not self.dead_letters.startswith(JOBS_PREFIX) and self.dead_letters.startswith(
@@ -296,15 +300,16 @@ class JobQueue:
             return "unsettled"
         if attempt > self.max_attempts:
             # The last run settled nothing: the process died in it. Do not run it again.
-            return await self._dead_letter(
-                msg, msg_id, key, f"not settled after {attempt - 1} runs", attempt - 1
-            )
+            last = Job(kind=self.kind, msg_id=msg_id, payload=msg.data, attempt=attempt - 1, msg=msg)
+            return await self._dead_letter(last, key, f"not settled after {attempt - 1} runs")
         job = Job(kind=self.kind, msg_id=msg_id, payload=msg.data, attempt=attempt, msg=msg)
         rid_token = request_id_var.set(headers.get(REQUEST_ID_HEADER))
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         started = asyncio.get_running_loop().time()
+        deadline = asyncio.timeout(self.timeout_seconds)
         try:
-            await asyncio.wait_for(self.handler(job), self.timeout_seconds)
+            async with deadline:
+                await self.handler(job)
         except Defer as defer:
             with contextlib.suppress(Exception):
                 await self._count(key, -1)  # not an attempt (if this is lost, it counts as one)
@@ -323,11 +328,11 @@ class JobQueue:
             )
             return "deferred"
         except PermanentFailure as exc:
-            return await self._dead_letter(msg, msg_id, key, describe_failure(exc), attempt)
+            return await self._dead_letter(job, key, describe_failure(exc))
         except Exception as exc:
-            reason = "TimeoutError: job timed out" if isinstance(exc, TimeoutError) else describe_failure(exc)
+            reason = "job timed out" if deadline.expired() else describe_failure(exc)
             if attempt >= self.max_attempts:
-                return await self._dead_letter(msg, msg_id, key, reason, attempt)
+                return await self._dead_letter(job, key, reason)
             delay = self.retry_delay(attempt)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=delay)
@@ -357,7 +362,11 @@ class JobQueue:
         JOBS_SETTLED.labels(self.service, self.kind, "succeeded").inc()
         return "succeeded"
 
-    async def _dead_letter(self, msg: Msg, msg_id: str, key: str, reason: str, attempts: int) -> str:
+    async def _dead_letter(self, job: Job, key: str, reason: str) -> str:
+        """Publish the job to the dead-letter subject, tell `on_failed`, then terminate it. If
+        either fails the job is kept and its next delivery tries again (the dead letter has its
+        own id, so it is stored once)."""
+        msg, msg_id, attempts = job.msg, job.msg_id, job.attempt
         try:
             await publish_dead_letter(
                 self.js,
@@ -368,7 +377,9 @@ class JobQueue:
                 reason=reason,
                 attempts=attempts,
             )
-        except Exception as exc:  # not stored: keep the job; the next delivery tries again
+            if self.on_failed is not None:
+                await self.on_failed(job, reason)
+        except Exception as exc:  # not stored or not recorded: keep the job; try again later
             log.warning("job dead-lettering failed", extra={"job_kind": self.kind, "error": repr(exc)})
             with contextlib.suppress(Exception):
                 await self._count(key, -1)
