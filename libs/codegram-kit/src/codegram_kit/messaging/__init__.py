@@ -1,1 +1,1 @@
-"""Events: the transactional outbox, the JetStream stream, idempotent consumers and their dead letters."""
+"""Messaging: the transactional outbox, the JetStream stream, consumers, dead letters and jobs."""

@@ -1,5 +1,4 @@
-"""Background work: a JetStream work queue per service (retries with backoff, deferral, dead
-letters) and periodic tasks run by the process."""
+"""Background work: a per-service JetStream work queue with retries, deferral and dead letters."""
 
 from __future__ import annotations
 
