@@ -24,7 +24,7 @@ from codegram_content.change_events import ContentEvents, EventKind
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
 from codegram_content.text_search import highlight_fragments, websearch_text
-from codegram_kit.db.ids import parse_id
+from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Forbidden, NotFound, ValidationFailed
@@ -211,10 +211,33 @@ class ContentService(Generic[ItemT, FiltersT]):
         return hits
 
     # -- writes --------------------------------------------------------------------------------
-    async def _create(self, insert: Callable[[], Awaitable[ItemT]]) -> Authored[ItemT]:
-        """`insert()` and its event in one transaction; the author is asked once it has committed."""
+    async def _create(
+        self,
+        author_id: str,
+        fields: dict[str, Any],
+        own: dict[str, Any],
+        insert: Callable[[dict[str, Any]], Awaitable[ItemT]],
+    ) -> Authored[ItemT]:
+        """A new item of `author_id` from the sent `fields` and the service's `own` columns, inserted
+        with its event in one transaction; the author is asked once it has committed."""
+        uid = parse_id(author_id)
+        if uid is None:
+            raise NotFound("user not found")
+        now = datetime.now(UTC)
+        values = {
+            "id": new_uuid7(int(now.timestamp() * 1000)),
+            "author_id": uid,
+            "title": fields["title"],
+            "description": fields.get("description") or "",
+            self.repo.body_field: fields[self.repo.body_field],
+            **own,
+            "tags": list(fields.get("tags") or []),
+            "visibility": fields.get("visibility") or "public",
+            "created_at": now,
+            "updated_at": now,
+        }
         async with self._transaction():
-            created = await insert()
+            created = await insert(values)
             await self.events.created(created)
         return (await self._with_authors([created]))[0]
 

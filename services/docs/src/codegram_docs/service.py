@@ -8,7 +8,6 @@ by author and slug) and the rendered, sanitised HTML of the markdown.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +21,10 @@ from codegram_docs.domain import Doc
 from codegram_docs.events import DOC_EVENTS
 from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
 from codegram_docs.slugs import SLUG, slugify
-from codegram_kit.db.ids import new_uuid7, parse_id
+from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_kit.web.errors import Conflict, NotFound
+from codegram_kit.web.errors import Conflict
 
 DEFAULT_RENDER_TIMEOUT = 6.0
 
@@ -66,24 +65,10 @@ class DocService(ContentService[Doc, ListFilters]):
         return await rendering.render_async(content, self.render_timeout)
 
     async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Doc]:
-        uid = parse_id(author_id)
-        if uid is None:
-            raise NotFound("user not found")
-        now = datetime.now(UTC)
-        values = {
-            "id": new_uuid7(int(now.timestamp() * 1000)),
-            "author_id": uid,
-            "title": fields["title"],
-            "description": fields.get("description") or "",
-            "content": fields["content"],
-            "content_html": await self._render(fields["content"]),
-            "tags": list(fields.get("tags") or []),
-            "visibility": fields.get("visibility") or "public",
-            "created_at": now,
-            "updated_at": now,
-        }
+        own = {"content_html": await self._render(fields["content"])}
+        slug = slugify(fields["title"])
         try:
-            return await self._create(lambda: self.repo.insert(values, slugify(fields["title"])))
+            return await self._create(author_id, fields, own, lambda values: self.repo.insert(values, slug))
         except SlugsExhausted:
             raise Conflict("too many docs with this title are being created at once; try again") from None
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
 from typing import Any
 
 from codegram_content.items import Authored
 from codegram_content.use_cases import ContentService, opened
-from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_kit.web.errors import NotFound
 from codegram_snippets import languages
 from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import Snippet
@@ -31,25 +28,9 @@ class SnippetService(ContentService[Snippet, ListFilters]):
     event_kind = SNIPPET_EVENTS
 
     async def create(self, author_id: str, fields: dict[str, Any]) -> Authored[Snippet]:
-        uid = parse_id(author_id)
-        if uid is None:
-            raise NotFound("user not found")
-        now = datetime.now(UTC)
         language = fields.get("language")
-        values = {
-            "id": new_uuid7(int(now.timestamp() * 1000)),
-            "author_id": uid,
-            "title": fields["title"],
-            "description": fields.get("description") or "",
-            "code": fields["code"],
-            "language": language or await _detect(fields["code"]),
-            "language_detected": language is None,
-            "tags": list(fields.get("tags") or []),
-            "visibility": fields.get("visibility") or "public",
-            "created_at": now,
-            "updated_at": now,
-        }
-        return await self._create(lambda: self.repo.insert(values))
+        own = {"language": language or await _detect(fields["code"]), "language_detected": language is None}
+        return await self._create(author_id, fields, own, self.repo.insert)
 
     async def _derive(self, current: Snippet, changes: dict[str, Any]) -> dict[str, Any]:
         if "language" in changes:
