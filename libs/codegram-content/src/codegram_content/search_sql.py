@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_content.text_search import FRAGMENT_DELIMITER, HIGHLIGHT_START, HIGHLIGHT_STOP, document_terms
@@ -94,6 +94,31 @@ def rebuild_search_vectors(
             connection.execute(sa.update(table).where(table.c.id == row.id).values(search=vector(**values)))
         done += len(rows)
         last = rows[-1].id
+
+
+def rebuild_terms_beside_digits(connection: sa.Connection, schema: str, name: str, body_field: str) -> int:
+    """The content table's vectors built again where the terms keep a letter beside a digit
+    (`utf8`), for the migration that came with that change; returns the rows done."""
+    table = sa.Table(
+        name,
+        sa.MetaData(schema=schema),
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("title", sa.Text),
+        sa.Column("description", sa.Text),
+        sa.Column(body_field, sa.Text),
+        sa.Column("tags", ARRAY(sa.Text)),
+        sa.Column("search", TSVECTOR),
+    )
+    c = table.c
+    texts = (c.title, c.description, c[body_field], sa.func.array_to_string(c.tags, " "))
+    touched = sa.or_(*(text.op("~")(LETTER_BESIDE_DIGIT) for text in texts))
+
+    def vector(**values: Any) -> sa.ColumnElement[Any]:
+        return content_vector(values["title"], values["description"], values[body_field], values["tags"])
+
+    return rebuild_search_vectors(
+        connection, table, ("title", "description", body_field, "tags"), vector, touched
+    )
 
 
 def tsquery(websearch: str) -> sa.ColumnElement[Any]:

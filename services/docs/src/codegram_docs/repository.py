@@ -10,7 +10,6 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from codegram_content.search_sql import content_vector
 from codegram_content.store import ContentRows
 from codegram_docs.domain import Doc
 from codegram_docs.models import docs
@@ -34,11 +33,6 @@ class ListFilters:
 
 class SlugsExhausted(Exception):
     """Every attempt to take a free slug lost a race (not expected outside a flood of creates)."""
-
-
-def doc_vector(title: str, description: str, content: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:
-    """Title and tags weigh A, description B, content C (code blocks included, identifiers split)."""
-    return content_vector(title, description, content, tags)
 
 
 class DocRepository(ContentRows[Doc]):

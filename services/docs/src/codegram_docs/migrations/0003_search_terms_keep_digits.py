@@ -12,40 +12,21 @@ write of it does). Offline (SQL script) mode cannot run Python over the rows: ru
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import context, op
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 
-from codegram_content.search_sql import LETTER_BESIDE_DIGIT, rebuild_search_vectors
-from codegram_docs.repository import doc_vector
+from codegram_content.search_sql import rebuild_terms_beside_digits
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCHEMA = "docs"
-FIELDS = ("title", "description", "content", "tags")
-
 
 def upgrade() -> None:
     if context.is_offline_mode():
         op.execute("-- 0003 rebuilds search vectors row by row in Python: run it against the database")
         return
-    docs = sa.Table(
-        "docs",
-        sa.MetaData(schema=SCHEMA),
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("title", sa.Text),
-        sa.Column("description", sa.Text),
-        sa.Column("content", sa.Text),
-        sa.Column("tags", ARRAY(sa.Text)),
-        sa.Column("search", TSVECTOR),
-    )
-    c = docs.c
-    texts = (c.title, c.description, c.content, sa.func.array_to_string(c.tags, " "))
-    touched = sa.or_(*(text.op("~")(LETTER_BESIDE_DIGIT) for text in texts))
-    rebuild_search_vectors(op.get_bind(), docs, FIELDS, doc_vector, touched)
+    rebuild_terms_beside_digits(op.get_bind(), "docs", "docs", body_field="content")
 
 
 def downgrade() -> None:
