@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
@@ -152,12 +152,14 @@ class ContentFilters(Protocol):
 
 class ContentRows(Generic[ItemT]):
     """The queries every content repository runs; a repository subclass names its table, its item
-    class and its body field, and the columns lists read."""
+    class and its body field, and what lists read instead of whole columns."""
 
     table: sa.Table
     item_class: type[ItemT]
     # The item's body (a snippet's code, a doc's markdown): searched with weight C, and highlighted.
     body_field: str
+    # Columns lists and search hits read as something smaller (a preview, nothing), by name.
+    in_lists: Mapping[str, sa.ColumnElement[Any]] = {}
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -170,8 +172,10 @@ class ContentRows(Generic[ItemT]):
 
     @property
     def list_columns(self) -> list[sa.ColumnElement[Any]]:
-        """What lists and search hits read; by default everything but the search vector."""
-        return self.all_columns
+        """What lists and search hits read: every column but the search vector, some as `in_lists`."""
+        return [
+            self.in_lists[c.name].label(c.name) if c.name in self.in_lists else c for c in self.all_columns
+        ]
 
     @property
     def searched_fields(self) -> tuple[str, ...]:

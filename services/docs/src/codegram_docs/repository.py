@@ -39,14 +39,8 @@ class DocRepository(ContentRows[Doc]):
     table = docs
     item_class = Doc
     body_field = "content"
-
-    @property
-    def list_columns(self) -> list[sa.ColumnElement[Any]]:
-        # Lists and search hits carry no content: a page of 100 docs of 512 KiB would be 100 MB.
-        return [
-            sa.literal("").label(c.name) if c.name in ("content", "content_html") else c
-            for c in self.all_columns
-        ]
+    # Lists and search hits carry no content: a page of 100 docs of 512 KiB would be 100 MB.
+    in_lists = {"content": sa.literal(""), "content_html": sa.literal("")}
 
     async def _slugs_like(self, author_id: UUID, base: str) -> set[str]:
         pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"

@@ -37,14 +37,8 @@ class SnippetRepository(ContentRows[Snippet]):
     table = snippets
     item_class = Snippet
     body_field = "code"
-
-    @property
-    def list_columns(self) -> list[sa.ColumnElement[Any]]:
-        # Lists read only the head of the code (the preview), never whole 100 KiB values.
-        return [
-            sa.func.substr(snippets.c.code, 1, PREVIEW_CHARS).label("code") if c.name == "code" else c
-            for c in self.all_columns
-        ]
+    # Lists read only the head of the code (the preview), never whole 100 KiB values.
+    in_lists = {"code": sa.func.substr(snippets.c.code, 1, PREVIEW_CHARS)}
 
     async def insert(self, values: dict[str, Any]) -> Snippet:
         vector = await self._vector_of({f: values[f] for f in self.searched_fields})
