@@ -156,11 +156,13 @@ def start_postgres(data_dir: Path, port: int, *, durable: bool = True) -> Engine
     proc = _spawn(args, log_file, **user_kwargs)
     password = password_file.read_text().strip()
     url = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
-    _wait_for_postgres(url, proc)
+    _wait_for_postgres(url, proc, log_file)
     return Engine("postgres", url, port, proc, stop_signal=signal.SIGINT, log_file=log_file)
 
 
-def _wait_for_postgres(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_for_postgres(
+    url: str, proc: subprocess.Popen[bytes], log_file: Path, timeout: float = 60.0
+) -> None:
     import psycopg
 
     deadline = time.monotonic() + timeout
@@ -171,7 +173,9 @@ def _wait_for_postgres(url: str, proc: subprocess.Popen[bytes], timeout: float =
             return
         except psycopg.OperationalError:
             if proc.poll() is not None:
-                raise RuntimeError(f"postgres exited with {proc.returncode}") from None
+                # Say why (a taken port, no shared memory, ...): the log is in a temporary place.
+                tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+                raise RuntimeError(f"postgres exited with {proc.returncode}:\n{tail}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
