@@ -4,32 +4,16 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-The vectors are stored, and their terms come from codegram_content.text_search, which now keeps
-`parse_utf8_bytes`'s `utf8` whole instead of `utf` and `8`. Only rows with a letter beside a digit
-get different terms, so only those are rebuilt, in Python, in batches (a row costs about what a
-write of it does). Offline (SQL script) mode cannot run Python over the rows: run it online.
+See codegram_content.migration_steps.keep_digits_steps for what it rebuilds and why.
 """
 
 from collections.abc import Sequence
 
-from alembic import context, op
-
-from codegram_content.search_sql import rebuild_terms_beside_digits
+from codegram_content.migration_steps import keep_digits_steps
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-
-def upgrade() -> None:
-    if context.is_offline_mode():
-        op.execute("-- 0003 rebuilds search vectors row by row in Python: run it against the database")
-        return
-    rebuild_terms_beside_digits(op.get_bind(), "snippets", "snippets", body_field="code")
-
-
-def downgrade() -> None:
-    # Nothing to undo: the older code searches these vectors as well (its queries are whole words,
-    # and `utf8` is now a term); a part it split (`utf`, `8`) is simply no longer there.
-    pass
+upgrade, downgrade = keep_digits_steps("snippets", "snippets", body_field="code")
