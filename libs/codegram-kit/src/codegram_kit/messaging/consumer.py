@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 from nats.aio.msg import Msg
@@ -89,6 +90,47 @@ async def publish_dead_letter(
         }
     )
     await js.publish(subject, msg.data, headers=headers)
+
+
+class DeadLettering(Protocol):
+    """What dead-letters its messages: an event consumer or a job queue."""
+
+    js: JetStreamContext
+    service: str
+    durable: str
+    dead_letters: str
+
+
+async def dead_letter_and_terminate(
+    owner: DeadLettering,
+    msg: Msg,
+    event_id: str,
+    reason: str,
+    attempts: int,
+    record: Callable[[], Awaitable[None]] | None = None,
+) -> Exception | None:
+    """Publish `msg`, whole, to `owner`'s dead-letter subject, run `record` (what must also hold
+    before the message goes), then terminate the message and count it. Returns the error instead,
+    with the message left as it was, when publishing or `record` failed: the caller keeps it, and
+    its next delivery tries again (the dead letter has its own id, so it is stored once)."""
+    try:
+        await publish_dead_letter(
+            owner.js,
+            msg,
+            subject=owner.dead_letters,
+            consumer=owner.durable,
+            event_id=event_id,
+            reason=reason,
+            attempts=attempts,
+        )
+        if record is not None:
+            await record()
+    except Exception as exc:
+        return exc
+    with contextlib.suppress(Exception):  # if lost, the redelivery dead-letters it again (same id)
+        await msg.term()
+    EVENTS_DEAD_LETTERED.labels(owner.service, owner.durable).inc()
+    return None
 
 
 @dataclass
@@ -231,27 +273,15 @@ class IdempotentConsumer:
     async def dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
         """Publish the message, whole, to the dead-letter subject, then terminate it."""
         eid = event_id(msg)
-        try:
-            await publish_dead_letter(
-                self.js,
-                msg,
-                subject=self.dead_letters,
-                consumer=self.durable,
-                event_id=eid,
-                reason=reason,
-                attempts=attempts,
-            )
-        except Exception as exc:
+        failure = await dead_letter_and_terminate(self, msg, eid, reason, attempts)
+        if failure is not None:
             # Not stored: keep the message (JetStream redelivers it; see `deliver`).
             log.warning(
-                "dead-lettering failed; will retry", extra={"consumer": self.durable, "error": repr(exc)}
+                "dead-lettering failed; will retry", extra={"consumer": self.durable, "error": repr(failure)}
             )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self.retry_delay(attempts))
             return
-        with contextlib.suppress(Exception):  # if lost, the redelivery dead-letters it again (same id)
-            await msg.term()
-        EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
         EVENTS_CONSUMED.labels(self.service, self.durable, "dead_lettered").inc()
         log.error(
             "event dead-lettered",

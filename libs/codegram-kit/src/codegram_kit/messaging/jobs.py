@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -23,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.messaging.consumer import (
     DEAD_LETTER_PREFIX,
+    dead_letter_and_terminate,
     dead_letter_subject,
     describe_failure,
-    publish_dead_letter,
+    event_id,
 )
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.messaging.streams import MSG_ID_HEADER
@@ -288,7 +290,7 @@ class JobQueue:
     async def deliver(self, msg: Msg) -> str:
         """Run one delivered job and settle it; returns the outcome, never raises."""
         headers = msg.headers or {}
-        msg_id = headers.get(MSG_ID_HEADER) or f"seq-{msg.metadata.sequence.stream}"
+        msg_id = event_id(msg)
         key = self._key(msg, msg_id)
         try:
             attempt = await self._count(key, +1)
@@ -366,28 +368,15 @@ class JobQueue:
         either fails the job is kept and its next delivery tries again (the dead letter has its
         own id, so it is stored once)."""
         msg, msg_id, attempts = job.msg, job.msg_id, job.attempt
-        try:
-            await publish_dead_letter(
-                self.js,
-                msg,
-                subject=self.dead_letters,
-                consumer=self.durable,
-                event_id=msg_id,
-                reason=reason,
-                attempts=attempts,
-            )
-            if self.on_failed is not None:
-                await self.on_failed(job, reason)
-        except Exception as exc:  # not stored or not recorded: keep the job; try again later
-            log.warning("job dead-lettering failed", extra={"job_kind": self.kind, "error": repr(exc)})
+        record = None if self.on_failed is None else functools.partial(self.on_failed, job, reason)
+        failure = await dead_letter_and_terminate(self, msg, msg_id, reason, attempts, record)
+        if failure is not None:  # not stored or not recorded: keep the job; try again later
+            log.warning("job dead-lettering failed", extra={"job_kind": self.kind, "error": repr(failure)})
             with contextlib.suppress(Exception):
                 await self._count(key, -1)
                 await msg.nak(delay=self.retry_delay(1))
             return "unsettled"
-        with contextlib.suppress(Exception):  # if lost, the redelivery dead-letters it again (same id)
-            await msg.term()
         await self._forget(key)
-        EVENTS_DEAD_LETTERED.labels(self.service, self.durable).inc()
         JOBS_SETTLED.labels(self.service, self.kind, "failed").inc()
         log.error(
             "job dead-lettered",
