@@ -14,8 +14,6 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
-from codegram_devstack.fleet import Fleet
-from codegram_kit.db.engine import Database, create_engine, schema_metadata
 from codegram_kit.messaging.consumer import (
     DEAD_LETTER_ATTEMPTS,
     DEAD_LETTER_CONSUMER,
@@ -24,37 +22,13 @@ from codegram_kit.messaging.consumer import (
     DEAD_LETTER_SUBJECT,
     IdempotentConsumer,
 )
-from codegram_kit.messaging.outbox import Outbox, OutboxRelay, messaging_tables
-from codegram_kit.messaging.streams import STREAM_NAME, connect, ensure_stream, subjects_overlap
+from codegram_kit.messaging.outbox import Outbox, OutboxRelay
+from codegram_kit.messaging.streams import STREAM_NAME, subjects_overlap
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
 
-@pytest.fixture
-async def schema(engines: Fleet):
-    """A throwaway schema with the kit's outbox and processed-event tables."""
-    name = f"dl_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(engines.admin_url(), name)
-    metadata = schema_metadata(name)
-    outbox, processed = messaging_tables(metadata)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-        await conn.run_sync(metadata.create_all)
-    db = Database(engine)
-    yield name, db, outbox, processed
-    await db.dispose()
-
-
-@pytest.fixture
-async def js(engines: Fleet):
-    nc = await connect(engines.nats_url, "kit-dead-letter-tests", retry=False)  # type: ignore[arg-type]
-    jetstream = nc.jetstream()
-    await ensure_stream(jetstream)
-    yield jetstream
-    await nc.close()
-
-
 def _consumer(schema, js, subject: str, handler, max_deliver: int = 3) -> IdempotentConsumer:
-    name, db, _outbox, processed = schema
+    name, db, processed = schema.name, schema.db, schema.processed
     return IdempotentConsumer(
         service=name,
         name="counts",
@@ -93,7 +67,7 @@ async def _dead_letters(js, consumer: IdempotentConsumer) -> list:
 
 
 async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(schema, js) -> None:
-    name, db, _outbox, processed = schema
+    name, db, processed = schema.name, schema.db, schema.processed
     subject = f"codegram.kit{name}.thing.counted"
     payload = events_pb2.UserUpdated(user_id=str(uuid.uuid4()), changed_fields=["bio"]).SerializeToString()
     failing, calls = True, []
@@ -156,7 +130,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
 
 
 async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running_again(schema, js) -> None:
-    name, _db, _outbox, _processed = schema
+    name = schema.name
     subject = f"codegram.kit{name}.thing.crashing"
     calls = 0
 
@@ -181,7 +155,7 @@ async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running
 
 
 async def test_a_consumer_made_with_a_jetstream_delivery_limit_is_updated(schema, js) -> None:
-    name, *_ = schema
+    name = schema.name
     subject = f"codegram.kit{name}.thing.old"
 
     async def handler(session, msg: Msg) -> None:
@@ -237,7 +211,7 @@ def test_subjects_overlap(a: str, b: str, overlap: bool) -> None:
 
 
 async def test_the_outbox_backlog_gauge_counts_what_waits_while_nats_is_away(schema, js) -> None:
-    name, db, outbox_table, _processed = schema
+    name, db, outbox_table = schema.name, schema.db, schema.outbox
     subject = f"codegram.kit{name}.thing.waiting"
     async with db.unit_of_work() as session:
         for _ in range(3):

@@ -11,12 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from codegram_devstack.fleet import Fleet
-from codegram_kit.db.engine import Database, create_engine, schema_metadata
 from codegram_kit.messaging.consumer import (
     DEAD_LETTER_ATTEMPTS,
     DEAD_LETTER_CONSUMER,
@@ -33,12 +31,10 @@ from codegram_kit.messaging.jobs import (
     PeriodicTask,
     job_stream_name,
 )
-from codegram_kit.messaging.outbox import Outbox, OutboxRelay, messaging_tables
+from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_kit.messaging.streams import (
     STREAM_NAME,
     STREAM_SUBJECTS,
-    connect,
-    ensure_stream,
     subjects_overlap,
 )
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -51,26 +47,9 @@ def service() -> str:
 
 
 @pytest.fixture
-async def js(engines: Fleet):
-    nc = await connect(engines.nats_url, "kit-job-tests", retry=False)  # type: ignore[arg-type]
-    jetstream = nc.jetstream()
-    await ensure_stream(jetstream)
-    yield jetstream
-    await nc.close()
-
-
-@pytest.fixture
-async def schema(engines: Fleet, service: str):
-    """A throwaway schema with the kit's outbox and processed-event tables."""
-    engine = create_engine(engines.admin_url(), service)
-    metadata = schema_metadata(service)
-    outbox, processed = messaging_tables(metadata)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{service}"'))
-        await conn.run_sync(metadata.create_all)
-    db = Database(engine)
-    yield db, metadata, outbox, processed
-    await db.dispose()
+def schema_name(service: str) -> str:
+    """The jobs' outbox lives in the schema named after their service."""
+    return service
 
 
 async def _eventually(condition: Callable[[], Awaitable[bool] | bool], seconds: float = 20.0) -> None:
@@ -310,7 +289,7 @@ async def test_a_long_job_is_kept_alive_by_heartbeats(js, service: str) -> None:
 async def test_a_job_enqueued_through_the_outbox_runs_once_its_transaction_commits(
     js, service: str, schema
 ) -> None:
-    db, _metadata, outbox_table, _processed = schema
+    db, outbox_table = schema.db, schema.outbox
     client = JobClient(service, js, Outbox(outbox_table))
     runs: list[bytes] = []
 
@@ -364,7 +343,7 @@ async def test_a_periodic_task_runs_repeatedly_one_at_a_time_and_stops() -> None
 async def test_a_service_runtime_starts_and_drains_its_job_queues_and_periodic_tasks(
     engines: Fleet, service: str, schema
 ) -> None:
-    _db, metadata, outbox_table, processed = schema
+    metadata, outbox_table, processed = schema.metadata, schema.outbox, schema.processed
     settings = ServiceSettings(
         service_name=service,
         database_url=engines.admin_url(),
@@ -419,7 +398,7 @@ async def test_a_service_definition_with_a_job_queue_starts_and_drains_it(
     from codegram_devstack.engines import free_port
     from codegram_kit.runtime.definition import ServiceDefinition
 
-    _db, metadata, outbox_table, processed = schema
+    metadata, outbox_table, processed = schema.metadata, schema.outbox, schema.processed
     models = ModuleType("models")
     models.metadata, models.outbox, models.processed_events = metadata, outbox_table, processed  # type: ignore[attr-defined]
     runs: list[str] = []

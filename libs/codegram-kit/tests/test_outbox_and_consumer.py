@@ -9,11 +9,8 @@ import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 
-from codegram_devstack.fleet import Fleet
-from codegram_kit.db.engine import Database, create_engine, schema_metadata
 from codegram_kit.messaging.consumer import IdempotentConsumer
-from codegram_kit.messaging.outbox import Outbox, OutboxRelay, messaging_tables
-from codegram_kit.messaging.streams import connect, ensure_stream
+from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
 
@@ -28,23 +25,8 @@ class CrashingRelay(OutboxRelay):
         raise CrashAfterPublish
 
 
-@pytest.fixture
-async def schema(engines: Fleet):
-    """A throwaway schema with the kit's outbox and processed-event tables."""
-    name = f"kit_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(engines.admin_url(), name)
-    metadata = schema_metadata(name)
-    outbox, processed = messaging_tables(metadata)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-        await conn.run_sync(metadata.create_all)
-    db = Database(engine)
-    yield name, db, outbox, processed
-    await db.dispose()
-
-
 def _consumer(schema, js, subject: str, handler) -> IdempotentConsumer:
-    name, db, _outbox, processed = schema
+    name, db, processed = schema.name, schema.db, schema.processed
     return IdempotentConsumer(
         service=name,
         name="test",
@@ -56,17 +38,8 @@ def _consumer(schema, js, subject: str, handler) -> IdempotentConsumer:
     )
 
 
-@pytest.fixture
-async def js(engines: Fleet):
-    nc = await connect(engines.nats_url, "kit-tests")  # type: ignore[arg-type]
-    jetstream = nc.jetstream()
-    await ensure_stream(jetstream)
-    yield jetstream
-    await nc.close()
-
-
 async def test_event_reaches_the_consumer_exactly_once_across_a_relay_crash(schema, js) -> None:
-    name, db, outbox_table, processed = schema
+    name, db, outbox_table = schema.name, schema.db, schema.outbox
     subject = f"codegram.kit{name}.user.updated"
     user_id = str(uuid.uuid4())
 
@@ -102,7 +75,7 @@ async def test_event_reaches_the_consumer_exactly_once_across_a_relay_crash(sche
 
 
 async def test_a_redelivered_event_is_handled_once(schema, js) -> None:
-    name, db, outbox_table, processed = schema
+    name = schema.name
     subject = f"codegram.kit{name}.thing.created"
     calls: list[str] = []
 
@@ -129,7 +102,7 @@ async def test_a_redelivered_event_is_handled_once(schema, js) -> None:
 
 
 async def test_a_failing_handler_commits_nothing_and_is_retried(schema, js) -> None:
-    name, db, outbox_table, processed = schema
+    name, db, processed = schema.name, schema.db, schema.processed
     subject = f"codegram.kit{name}.thing.failed"
     attempts = 0
 
