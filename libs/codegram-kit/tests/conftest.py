@@ -4,17 +4,21 @@ fleet's stream, and a throwaway schema with the kit's outbox and processed-event
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
 
 from codegram_devstack.fleet import Fleet
 from codegram_kit.db.engine import Database, create_engine, schema_metadata
+from codegram_kit.messaging.consumer import DeadLettering, Handler, IdempotentConsumer
 from codegram_kit.messaging.outbox import messaging_tables
-from codegram_kit.messaging.streams import connect, ensure_stream
+from codegram_kit.messaging.streams import STREAM_NAME, connect, ensure_stream
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,21 @@ class MessagingSchema:
     metadata: sa.MetaData
     outbox: sa.Table
     processed: sa.Table
+
+    def consumer(
+        self, js: JetStreamContext, subject: str, handler: Handler, *, name: str = "test", **options: Any
+    ) -> IdempotentConsumer:
+        """A consumer of `subject` in this schema's service."""
+        return IdempotentConsumer(
+            service=self.name,
+            name=name,
+            subjects=[subject],
+            db=self.db,
+            processed_table=self.processed,
+            js=js,
+            handler=handler,
+            **options,
+        )
 
 
 @pytest.fixture
@@ -54,3 +73,22 @@ async def js(engines: Fleet) -> AsyncIterator[JetStreamContext]:
     await ensure_stream(jetstream)
     yield jetstream
     await nc.close()
+
+
+@pytest.fixture
+def read_dead_letters(
+    js: JetStreamContext,
+) -> Callable[[DeadLettering], Awaitable[list[RawStreamMsg]]]:
+    """Reads every dead letter of a consumer or job queue still in the stream, oldest first."""
+
+    async def read(owner: DeadLettering) -> list[RawStreamMsg]:
+        found, seq = [], 1
+        while True:
+            try:
+                raw = await js.get_msg(STREAM_NAME, seq=seq, subject=owner.dead_letters, next=True)
+            except NotFoundError:
+                return found
+            found.append(raw)
+            seq = raw.seq + 1
+
+    return read

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from codegram_kit.messaging.consumer import (
@@ -28,17 +27,8 @@ from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
 
 def _consumer(schema, js, subject: str, handler, max_deliver: int = 3) -> IdempotentConsumer:
-    name, db, processed = schema.name, schema.db, schema.processed
-    return IdempotentConsumer(
-        service=name,
-        name="counts",
-        subjects=[subject],
-        db=db,
-        processed_table=processed,
-        js=js,
-        handler=handler,
-        max_deliver=max_deliver,
-        retry_base_seconds=0.05,
+    return schema.consumer(
+        js, subject, handler, name="counts", max_deliver=max_deliver, retry_base_seconds=0.05
     )
 
 
@@ -55,18 +45,9 @@ async def _eventually(condition: Callable[[], Awaitable[bool]], seconds: float =
     raise AssertionError("condition not met in time")
 
 
-async def _dead_letters(js, consumer: IdempotentConsumer) -> list:
-    found, seq = [], 1
-    while True:
-        try:
-            raw = await js.get_msg(STREAM_NAME, seq=seq, subject=consumer.dead_letters, next=True)
-        except NotFoundError:
-            return found
-        found.append(raw)
-        seq = raw.seq + 1
-
-
-async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(schema, js) -> None:
+async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
+    schema, js, read_dead_letters
+) -> None:
     name, db, processed = schema.name, schema.db, schema.processed
     subject = f"codegram.kit{name}.thing.counted"
     payload = events_pb2.UserUpdated(user_id=str(uuid.uuid4()), changed_fields=["bio"]).SerializeToString()
@@ -85,7 +66,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
     try:
 
         async def one_dead_letter() -> bool:
-            return len(await _dead_letters(js, consumer)) == 1
+            return len(await read_dead_letters(consumer)) == 1
 
         await _eventually(one_dead_letter)
         await asyncio.sleep(1.0)  # time for a redelivery, were the message not terminated
@@ -94,7 +75,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
         await asyncio.wait_for(task, 5)
 
     assert calls == [(subject, payload, "evt-dl-1")] * 3  # max_deliver attempts, then no more
-    [dead] = await _dead_letters(js, consumer)
+    [dead] = await read_dead_letters(consumer)
     assert dead.subject == f"codegram.deadletter.{name}.counts"
     assert dead.data == payload
     assert dead.headers[DEAD_LETTER_SUBJECT] == subject
@@ -129,7 +110,9 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed_once(
     assert len(calls) == before
 
 
-async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running_again(schema, js) -> None:
+async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running_again(
+    schema, js, read_dead_letters
+) -> None:
     name = schema.name
     subject = f"codegram.kit{name}.thing.crashing"
     calls = 0
@@ -148,7 +131,7 @@ async def test_a_message_past_its_last_delivery_is_dead_lettered_without_running
     assert third.metadata.num_delivered == 3
     await consumer.deliver(third)
     assert calls == 0
-    [dead] = await _dead_letters(js, consumer)
+    [dead] = await read_dead_letters(consumer)
     assert dead.headers[DEAD_LETTER_REASON] == "not settled after 2 deliveries"
     assert dead.headers[DEAD_LETTER_ATTEMPTS] == "3"
     assert (await consumer.replay_dead_letters()).replayed == 1 and calls == 1

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from codegram_devstack.fleet import Fleet
@@ -33,7 +32,6 @@ from codegram_kit.messaging.jobs import (
 )
 from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_kit.messaging.streams import (
-    STREAM_NAME,
     STREAM_SUBJECTS,
     subjects_overlap,
 )
@@ -88,17 +86,6 @@ class Running:
 def _queue(service: str, js, handler, **kwargs) -> JobQueue:
     kwargs.setdefault("backoff_base_seconds", 0.2)
     return JobQueue(service=service, kind="sync", js=js, handler=handler, **kwargs)
-
-
-async def _dead_letters(js, queue: JobQueue) -> list:
-    found, seq = [], 1
-    while True:
-        try:
-            raw = await js.get_msg(STREAM_NAME, seq=seq, subject=queue.dead_letters, next=True)
-        except NotFoundError:
-            return found
-        found.append(raw)
-        seq = raw.seq + 1
 
 
 def test_the_work_queue_is_apart_from_the_event_stream() -> None:
@@ -188,7 +175,9 @@ async def test_a_deferred_job_waits_and_the_wait_is_not_an_attempt(js, service: 
     assert _settled(service, "sync", "failed") == 0
 
 
-async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reason(js, service: str) -> None:
+async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reason(
+    js, service: str, read_dead_letters
+) -> None:
     runs: list[int] = []
 
     async def handler(job: Job) -> None:
@@ -207,14 +196,14 @@ async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reaso
         await JobClient(service, js).enqueue("sync", {"user_id": "u3"}, "doomed-1")
 
         async def one_dead_letter() -> bool:
-            return len(await _dead_letters(js, queue)) == 1
+            return len(await read_dead_letters(queue)) == 1
 
         await _eventually(one_dead_letter)
         await asyncio.sleep(1.0)  # time for a redelivery, were the job not terminated
         assert await queue.report_depth() == 0
     assert runs == [1, 2, 3]
     assert failures == [(3, "TimeoutError: github did not answer")]  # the service records the job failed
-    (dead,) = await _dead_letters(js, queue)
+    (dead,) = await read_dead_letters(queue)
     assert dead.subject == f"codegram.deadletter.{service}.job-sync"
     assert json.loads(dead.data) == {"user_id": "u3"}
     assert dead.headers[DEAD_LETTER_SUBJECT] == f"jobs.{service}.sync"
@@ -226,7 +215,7 @@ async def test_exhausted_attempts_land_on_the_dead_letter_subject_with_the_reaso
     assert _settled(service, "sync", "failed") == 1 and _settled(service, "sync", "retried") == 2
 
 
-async def test_a_permanent_failure_is_dead_lettered_at_once(js, service: str) -> None:
+async def test_a_permanent_failure_is_dead_lettered_at_once(js, service: str, read_dead_letters) -> None:
     from codegram_kit.messaging.jobs import PermanentFailure
 
     runs: list[int] = []
@@ -240,11 +229,11 @@ async def test_a_permanent_failure_is_dead_lettered_at_once(js, service: str) ->
         await JobClient(service, js).enqueue("sync", b"{}", "revoked-1")
 
         async def one_dead_letter() -> bool:
-            return len(await _dead_letters(js, queue)) == 1
+            return len(await read_dead_letters(queue)) == 1
 
         await _eventually(one_dead_letter)
     assert runs == [1]
-    (dead,) = await _dead_letters(js, queue)
+    (dead,) = await read_dead_letters(queue)
     assert dead.headers[DEAD_LETTER_REASON] == "PermanentFailure: the user revoked the token"
     assert dead.headers[DEAD_LETTER_ATTEMPTS] == "1"
 
@@ -450,7 +439,9 @@ async def test_a_queue_runs_as_many_jobs_at_once_as_its_concurrency(js, service:
     assert _settled(service, "sync", "succeeded") == 3
 
 
-async def test_a_job_that_runs_past_its_timeout_is_a_failed_attempt(js, service: str) -> None:
+async def test_a_job_that_runs_past_its_timeout_is_a_failed_attempt(
+    js, service: str, read_dead_letters
+) -> None:
     runs: list[int] = []
 
     async def stuck(job: Job) -> None:
@@ -462,8 +453,8 @@ async def test_a_job_that_runs_past_its_timeout_is_a_failed_attempt(js, service:
         await JobClient(service, js).enqueue("sync", b"{}", "stuck-1")
 
         async def one_dead_letter() -> bool:
-            return len(await _dead_letters(js, queue)) == 1
+            return len(await read_dead_letters(queue)) == 1
 
         await _eventually(one_dead_letter)
-    (dead,) = await _dead_letters(js, queue)
+    (dead,) = await read_dead_letters(queue)
     assert runs == [1] and dead.headers[DEAD_LETTER_REASON] == "job timed out"

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 
-from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 
@@ -23,19 +22,6 @@ class CrashingRelay(OutboxRelay):
 
     async def _after_publish(self) -> None:
         raise CrashAfterPublish
-
-
-def _consumer(schema, js, subject: str, handler) -> IdempotentConsumer:
-    name, db, processed = schema.name, schema.db, schema.processed
-    return IdempotentConsumer(
-        service=name,
-        name="test",
-        subjects=[subject],
-        db=db,
-        processed_table=processed,
-        js=js,
-        handler=handler,
-    )
 
 
 async def test_event_reaches_the_consumer_exactly_once_across_a_relay_crash(schema, js) -> None:
@@ -62,7 +48,7 @@ async def test_event_reaches_the_consumer_exactly_once_across_a_relay_crash(sche
     async def handler(_session, msg: Msg) -> None:
         received.append(events_pb2.UserUpdated.FromString(msg.data))
 
-    consumer = _consumer(schema, js, subject, handler)
+    consumer = schema.consumer(js, subject, handler)
     sub = await consumer.subscribe()
     msgs = await sub.fetch(10, timeout=2)
     for msg in msgs:
@@ -82,7 +68,7 @@ async def test_a_redelivered_event_is_handled_once(schema, js) -> None:
     async def handler(session, msg: Msg) -> None:
         calls.append(msg.headers["Nats-Msg-Id"])
 
-    consumer = _consumer(schema, js, subject, handler)
+    consumer = schema.consumer(js, subject, handler)
     sub = await consumer.subscribe()
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-1"})
     first = (await sub.fetch(1, timeout=2))[0]
@@ -112,7 +98,7 @@ async def test_a_failing_handler_commits_nothing_and_is_retried(schema, js) -> N
         if attempts == 1:
             raise RuntimeError("boom")
 
-    consumer = _consumer(schema, js, subject, handler)
+    consumer = schema.consumer(js, subject, handler)
     await js.publish(subject, b"", headers={"Nats-Msg-Id": "evt-retry"})
     task = asyncio.create_task(consumer.run())
     try:
