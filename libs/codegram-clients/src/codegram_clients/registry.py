@@ -33,7 +33,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("snippets", 8103, 50103, calls=("users",)),
     ServiceEntry("docs", 8104, 50104, calls=("users",)),
     ServiceEntry("github", 8105, 50105),
-    ServiceEntry("social", 8106, 50106),
+    ServiceEntry("social", 8106, 50106, calls=("users",)),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 # The services whose public HTTP API the gateway forwards to: all of them.

@@ -216,3 +216,26 @@ class UsersClient:
                 raise Unavailable("the users service is unavailable") from exc
             raise BadGateway("the users service failed") from exc
         return user_from_proto(reply.user), reply.created
+
+
+class UserDirectory:
+    """Public `User`s for lists of people (followers, following): a username's id, and a whole page
+    of users in one batched `GetUsers` call."""
+
+    def __init__(self, channel: aio.Channel) -> None:
+        self._authors = GrpcAuthorDirectory(channel)
+        self.stub = self._authors.stub
+
+    async def find_id(self, username: str) -> UUID | None:
+        """The id of the user with this username (case-insensitive), or None."""
+        return await self._authors.find_id(username)
+
+    async def users(self, ids: Collection[UUID]) -> dict[UUID, UserRead]:
+        """The users among `ids` that exist; unknown ids are left out."""
+        if not ids:
+            return {}
+        try:
+            reply = await self.stub.GetUsers(users_pb2.GetUsersRequest(ids=[str(i) for i in ids]))
+        except aio.AioRpcError as exc:
+            raise _unavailable(exc) from exc
+        return {UUID(u.id): user_from_proto(u) for u in reply.users}

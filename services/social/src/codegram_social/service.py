@@ -1,1 +1,100 @@
-"""The social service's use cases (follows, likes, comments, the feed, notifications): nothing yet."""
+"""The social service's use cases: follows (followers and following lists included).
+
+The users service is asked before a unit of work opens or after it commits, never inside one: a
+transaction is not held open across a remote call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from codegram_clients.users import UserDirectory, UserRead
+from codegram_kit.db.engine import Database
+from codegram_kit.db.ids import parse_id
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.web.errors import NotFound, ValidationFailed
+from codegram_kit.web.pagination import decode_cursor, encode_cursor
+from codegram_social.events import SocialEvents
+from codegram_social.repository import FollowRepository, FollowRow, Side
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
+    )
+
+
+def _cursor(row: FollowRow) -> str:
+    return encode_cursor({"t": row.created_at.isoformat(), "i": str(row.user_id)})
+
+
+def _position(cursor: str | None) -> tuple[datetime, UUID] | None:
+    position = decode_cursor(cursor, ("t", "i"))
+    if position is None:
+        return None
+    raw_time: Any = position["t"]
+    user_id = parse_id(position["i"]) if isinstance(position["i"], str) else None
+    if not isinstance(raw_time, str) or user_id is None:
+        raise _bad_cursor()
+    try:
+        created_at = datetime.fromisoformat(raw_time)
+    except ValueError:
+        raise _bad_cursor() from None
+    if created_at.tzinfo is None:
+        raise _bad_cursor()
+    return created_at, user_id
+
+
+class FollowService:
+    def __init__(self, db: Database, outbox: Outbox, users: UserDirectory) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.users = users
+
+    async def _user_id(self, username: str) -> UUID:
+        user_id = await self.users.find_id(username)
+        if user_id is None:
+            raise NotFound("user not found")
+        return user_id
+
+    async def _followee(self, follower_id: str, username: str) -> tuple[UUID, UUID]:
+        follower = parse_id(follower_id)
+        if follower is None:
+            raise NotFound("user not found")
+        followee = await self._user_id(username)
+        if followee == follower:
+            raise ValidationFailed(
+                "you cannot follow yourself",
+                [{"field": "username", "in": "path", "message": "you cannot follow yourself"}],
+            )
+        return follower, followee
+
+    async def follow(self, follower_id: str, username: str) -> None:
+        """Idempotent: the event is published only when the follow is new."""
+        follower, followee = await self._followee(follower_id, username)
+        async with self.db.unit_of_work() as session:
+            if await FollowRepository(session).add(follower, followee):
+                await SocialEvents(self.outbox, session).follow_created(follower, followee)
+
+    async def unfollow(self, follower_id: str, username: str) -> None:
+        """Idempotent: the event is published only when there was a follow to remove."""
+        follower, followee = await self._followee(follower_id, username)
+        async with self.db.unit_of_work() as session:
+            if await FollowRepository(session).remove(follower, followee):
+                await SocialEvents(self.outbox, session).follow_deleted(follower, followee)
+
+    async def people(
+        self, side: Side, username: str, cursor: str | None, limit: int
+    ) -> tuple[list[UserRead], str | None]:
+        """A page of a user's followers or followees, newest follow first, with the next cursor."""
+        after = _position(cursor)
+        user_id = await self._user_id(username)
+        async with self.db.unit_of_work() as session:
+            rows = await FollowRepository(session).page(side, user_id, after, limit + 1)
+        page = rows[:limit]
+        next_cursor = _cursor(page[-1]) if len(rows) > limit else None
+        # One batched call for the whole page; a user the users service no longer knows is left out.
+        found = await self.users.users([r.user_id for r in page])
+        return [found[r.user_id] for r in page if r.user_id in found], next_cursor

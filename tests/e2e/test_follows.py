@@ -1,0 +1,89 @@
+"""Follows of API.md "Social" through the gateway: follow and unfollow, the followers and following
+lists, and the users service's `stats` kept from the follow events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from codegram_devstack.e2e import Member, assert_error, member
+from codegram_devstack.fleet import RunningFleet
+
+
+@pytest.fixture
+def gateway(fleet: RunningFleet) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fleet.gateway_url + "/api/v1", timeout=10) as client:
+        yield client
+
+
+def usernames(resp: httpx.Response) -> list[str]:
+    assert resp.status_code == 200, resp.text
+    return [user["username"] for user in resp.json()["data"]]
+
+
+def all_pages(gateway: httpx.Client, path: str, limit: int) -> tuple[list[str], int]:
+    """Every username of a list, walked page by page with its cursor; and how many pages it took."""
+    found: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        resp = gateway.get(path, params=params)
+        found += usernames(resp)
+        pages += 1
+        cursor = resp.json()["pagination"]["next_cursor"]
+        if cursor is None:
+            return found, pages
+
+
+async def test_follow_is_idempotent_and_lists_show_it_newest_first(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    fan = await member(fleet, "fan")
+    stars: list[Member] = [await member(fleet, "star") for _ in range(3)]
+
+    for star in stars:
+        assert gateway.put(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+    # Following again changes nothing: still 204, and no second entry.
+    assert gateway.put(f"/users/{stars[0].username}/follow", headers=fan.auth).status_code == 204
+
+    newest_first = [s.username for s in reversed(stars)]
+    following, pages = all_pages(gateway, f"/users/{fan.username}/following", limit=2)
+    assert following == newest_first
+    assert pages == 2
+    first = gateway.get(f"/users/{fan.username}/following", params={"limit": 1}).json()["data"][0]
+    assert first["id"] == stars[-1].id
+    assert set(first) >= {"id", "username", "full_name", "avatar_url", "stats", "created_at"}
+    for star in stars:
+        assert usernames(gateway.get(f"/users/{star.username}/followers")) == [fan.username]
+
+    # Unfollowing removes the entry on both sides; unfollowing again is still 204.
+    assert gateway.delete(f"/users/{stars[1].username}/follow", headers=fan.auth).status_code == 204
+    assert gateway.delete(f"/users/{stars[1].username}/follow", headers=fan.auth).status_code == 204
+    assert usernames(gateway.get(f"/users/{fan.username}/following")) == [
+        stars[2].username,
+        stars[0].username,
+    ]
+    assert usernames(gateway.get(f"/users/{stars[1].username}/followers")) == []
+
+
+async def test_follow_refusals(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    fan = await member(fleet, "fan")
+    star = await member(fleet, "star")
+    assert gateway.put(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+
+    assert_error(gateway.put(f"/users/{fan.username}/follow", headers=fan.auth), 400, "VALIDATION_ERROR")
+    assert_error(gateway.put(f"/users/{star.username}/follow"), 401, "UNAUTHORIZED")
+    assert_error(gateway.delete(f"/users/{star.username}/follow"), 401, "UNAUTHORIZED")
+    nobody = f"nobody{star.username}"
+    assert_error(gateway.put(f"/users/{nobody}/follow", headers=fan.auth), 404, "NOT_FOUND")
+    assert_error(gateway.delete(f"/users/{nobody}/follow", headers=fan.auth), 404, "NOT_FOUND")
+    assert usernames(gateway.get(f"/users/{star.username}/followers")) == [fan.username]
+    assert_error(gateway.get(f"/users/{nobody}/followers"), 404, "NOT_FOUND")
+    assert_error(gateway.get(f"/users/{nobody}/following"), 404, "NOT_FOUND")
+    bad = gateway.get(f"/users/{star.username}/followers", params={"cursor": "not-a-cursor"})
+    assert_error(bad, 400, "VALIDATION_ERROR")
