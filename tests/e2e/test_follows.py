@@ -3,6 +3,7 @@ lists, and the users service's `stats` kept from the follow events."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -87,3 +88,45 @@ async def test_follow_refusals(fleet: RunningFleet, gateway: httpx.Client) -> No
     assert_error(gateway.get(f"/users/{nobody}/following"), 404, "NOT_FOUND")
     bad = gateway.get(f"/users/{star.username}/followers", params={"cursor": "not-a-cursor"})
     assert_error(bad, 400, "VALIDATION_ERROR")
+
+
+def stats(gateway: httpx.Client, who: Member) -> dict[str, int]:
+    resp = gateway.get(f"/users/{who.username}")
+    assert resp.status_code == 200, resp.text
+    return resp.json()["stats"]
+
+
+async def wait_for_stats(gateway: httpx.Client, who: Member, followers: int, following: int) -> None:
+    """The users service counts from social's events, so the numbers arrive shortly after."""
+    seen: dict[str, int] = {}
+    for _ in range(100):
+        seen = stats(gateway, who)
+        if (seen["followers"], seen["following"]) == (followers, following):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{who.username}: {seen}, wanted followers={followers} following={following}")
+
+
+async def test_stats_follow_the_follows(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    fan = await member(fleet, "fan")
+    other = await member(fleet, "other")
+    stars = [await member(fleet, "star") for _ in range(2)]
+
+    for star in stars:
+        assert gateway.put(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+        # Twice: one follow, one event, counted once.
+        assert gateway.put(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+    assert gateway.put(f"/users/{stars[0].username}/follow", headers=other.auth).status_code == 204
+    await wait_for_stats(gateway, fan, followers=0, following=2)
+    await wait_for_stats(gateway, stars[0], followers=2, following=0)
+    await wait_for_stats(gateway, stars[1], followers=1, following=0)
+    await wait_for_stats(gateway, other, followers=0, following=1)
+
+    assert gateway.delete(f"/users/{stars[0].username}/follow", headers=fan.auth).status_code == 204
+    assert gateway.delete(f"/users/{stars[0].username}/follow", headers=fan.auth).status_code == 204
+    await wait_for_stats(gateway, fan, followers=0, following=1)
+    await wait_for_stats(gateway, stars[0], followers=1, following=0)
+    # Following again after unfollowing counts again.
+    assert gateway.put(f"/users/{stars[0].username}/follow", headers=fan.auth).status_code == 204
+    await wait_for_stats(gateway, stars[0], followers=2, following=0)
+    await wait_for_stats(gateway, fan, followers=0, following=2)

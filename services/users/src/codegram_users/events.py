@@ -1,5 +1,6 @@
 """What the users service publishes (codegram.users.user.{created,updated}, through the outbox) and
-consumes (snippet and doc events, which keep each user's counts of public snippets and docs)."""
+consumes (snippet and doc events, which keep each user's counts of public snippets and docs; follow
+events, which keep the followers and following counts)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
+from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User
 from codegram_users.service import UserService
@@ -23,6 +24,7 @@ USER_CREATED = "codegram.users.user.created"
 USER_UPDATED = "codegram.users.user.updated"
 SNIPPET_EVENTS = [f"codegram.snippets.snippet.{verb}" for verb in ("created", "updated", "deleted")]
 DOC_EVENTS = [f"codegram.docs.doc.{verb}" for verb in ("created", "updated", "deleted")]
+FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
 
 
 def _now() -> Timestamp:
@@ -138,3 +140,41 @@ def snippet_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
 def doc_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
     """`stats.docs` counts public docs only, as `stats.snippets` does snippets."""
     return _count_consumer(runtime, "doc-counts", DOC_EVENTS, public_doc_delta, UserService.count_public_docs)
+
+
+def follow_delta(subject: str, data: bytes) -> tuple[str, str, int]:
+    """(follower id, followee id, change in the follow counts) for one follow event.
+
+    A follow is +1 and an unfollow -1 whatever order they arrive in, so the counts add up to the
+    follows that exist (duplicates are dropped by the consumer; social publishes only real changes).
+    """
+    verb = subject.rsplit(".", 1)[-1]
+    if verb == "created":
+        follow = social_pb2.FollowCreated.FromString(data).follow
+        return follow.follower_id, follow.followee_id, 1
+    if verb == "deleted":
+        follow = social_pb2.FollowDeleted.FromString(data).follow
+        return follow.follower_id, follow.followee_id, -1
+    return "", "", 0
+
+
+def follow_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
+    """`stats.followers` and `stats.following`, kept from the social service's follow events."""
+
+    async def handle(session: AsyncSession, msg: Msg) -> None:
+        follower_id, followee_id, delta = follow_delta(msg.subject, msg.data)
+        if delta:
+            users = UserService(session, UserEvents(runtime.outbox, session))
+            await users.count_follow(follower_id, followee_id, delta)
+
+    if runtime.js is None:
+        raise RuntimeError("consumers are built once messaging has started")
+    return IdempotentConsumer(
+        service="users",
+        name="follow-counts",
+        subjects=FOLLOW_EVENTS,
+        db=runtime.db,
+        processed_table=runtime.processed_table,
+        js=runtime.js,
+        handler=handle,
+    )

@@ -14,7 +14,7 @@ from codegram_users.domain import GitHubAccount, GitHubLink, User
 from codegram_users.models import full_name_key, username_key, users
 
 # The counters kept from other services' events.
-EventCounter = Literal["snippets_count", "docs_count"]
+EventCounter = Literal["snippets_count", "docs_count", "followers_count", "following_count"]
 
 
 def _to_user(row: sa.Row[Any]) -> User:
@@ -39,8 +39,8 @@ def _to_user(row: sa.Row[Any]) -> User:
         email=row.email,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        followers=row.followers_count,
-        following=row.following_count,
+        followers=max(row.followers_count, 0),
+        following=max(row.following_count, 0),
         snippets=max(row.snippets_count, 0),
         docs=max(row.docs_count, 0),
         github=github,

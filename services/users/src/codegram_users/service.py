@@ -104,6 +104,17 @@ class UserService:
         if uid is not None and delta:
             await self.repo.add_to_count(uid, "docs_count", delta)
 
+    async def count_follow(self, follower_id: str, followee_id: str, delta: int) -> None:
+        """Kept from the social service's follow events: the followee's followers and the follower's
+        following move together; a user this service does not know is skipped."""
+        follower, followee = parse_user_id(follower_id), parse_user_id(followee_id)
+        if not delta:
+            return
+        if followee is not None:
+            await self.repo.add_to_count(followee, "followers_count", delta)
+        if follower is not None:
+            await self.repo.add_to_count(follower, "following_count", delta)
+
     async def upsert_github_user(self, account: GitHubAccount) -> tuple[User, bool]:
         """One user per GitHub id: a new account creates, a known one refreshes its GitHub data."""
         existing = await self.repo.by_github_id(account.github_id, for_update=True)
