@@ -130,3 +130,27 @@ async def test_stats_follow_the_follows(fleet: RunningFleet, gateway: httpx.Clie
     assert gateway.put(f"/users/{stars[0].username}/follow", headers=fan.auth).status_code == 204
     await wait_for_stats(gateway, stars[0], followers=2, following=0)
     await wait_for_stats(gateway, fan, followers=0, following=2)
+
+
+async def test_followed_by_me_on_profiles_and_search(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    fan = await member(fleet, "fan")
+    star = await member(fleet, "star")
+    stranger = await member(fleet, "star")
+    assert gateway.put(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+
+    def followed(who: Member, headers: dict[str, str] | None = None) -> bool | None:
+        resp = gateway.get(f"/users/{who.username}", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json().get("followed_by_me")
+
+    assert followed(star, fan.auth) is True
+    assert followed(stranger, fan.auth) is False
+    assert followed(star, star.auth) is False
+    assert followed(star) is None  # nobody signed in: nobody to follow
+    # A search page answers it for every user on it, from one call.
+    for q in (star.username, stranger.username):
+        found = gateway.get("/users", params={"q": q}, headers=fan.auth).json()["data"]
+        assert [u["followed_by_me"] for u in found] == [q == star.username]
+
+    assert gateway.delete(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
+    assert followed(star, fan.auth) is False

@@ -1,2 +1,3 @@
-"""Each service's published gRPC client and the summaries it returns (authors and users from users),
-and the registry of services (`registry`: names, dev ports, who calls whom)."""
+"""Each service's published gRPC client and the summaries it returns (authors and users from users,
+whom a user follows from social), and the registry of services (`registry`: names, dev ports, who
+calls whom)."""

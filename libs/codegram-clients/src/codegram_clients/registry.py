@@ -29,7 +29,7 @@ class ServiceEntry:
 
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("auth", 8101, 50101, calls=("users",)),
-    ServiceEntry("users", 8102, 50102),
+    ServiceEntry("users", 8102, 50102, calls=("social",)),
     ServiceEntry("snippets", 8103, 50103, calls=("users",)),
     ServiceEntry("docs", 8104, 50104, calls=("users",)),
     ServiceEntry("github", 8105, 50105),

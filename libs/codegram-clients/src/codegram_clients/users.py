@@ -129,6 +129,8 @@ class UserRead(BaseModel):
     created_at: datetime
     stats: UserStats
     github: GitHubSummary | None
+    # Only for a signed-in viewer, and only when the social service could say.
+    followed_by_me: bool | None = None
 
 
 def user_from_proto(user: users_pb2.User) -> UserRead:

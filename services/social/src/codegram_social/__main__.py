@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from codegram_kit.runtime.definition import ServiceDefinition
-from codegram_social import api, models
+from codegram_social import api, grpc_api, models
 from codegram_social.config import SocialSettings
 
 SERVICE = ServiceDefinition(
@@ -13,6 +13,7 @@ SERVICE = ServiceDefinition(
     Path(__file__).parent / "migrations",
     SocialSettings,
     routers=[api.router],
+    grpc_registrars=[grpc_api.register],
 )
 main = SERVICE.main
 

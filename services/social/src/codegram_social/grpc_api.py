@@ -1,2 +1,37 @@
 """The social service's internal gRPC API (codegram.social.v1): the batch lookups other services
-make, such as "liked by me" and "followed by me". No RPC is served yet."""
+make, such as "followed by me" for a page of users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from grpc import aio
+
+from codegram_kit.db.ids import parse_id
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import ValidationFailed
+from codegram_proto.codegram.social.v1 import social_pb2, social_pb2_grpc
+from codegram_social.repository import FollowRepository
+
+MAX_BATCH = 500
+
+
+class SocialServicer(social_pb2_grpc.SocialServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def Following(self, request, context):  # type: ignore[no-untyped-def]
+        if len(request.user_ids) > MAX_BATCH:
+            raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
+        follower = parse_id(request.user_id)
+        ids = [i for i in (parse_id(raw) for raw in request.user_ids) if i is not None]
+        if follower is None or not ids:
+            return social_pb2.FollowingResponse()
+        async with self.runtime.db.unit_of_work() as session:
+            found = await FollowRepository(session).followed_among(follower, ids)
+        return social_pb2.FollowingResponse(user_ids=sorted(str(i) for i in found))
+
+
+def register(runtime: ServiceRuntime, server: aio.Server) -> Iterable[str]:
+    social_pb2_grpc.add_SocialServiceServicer_to_server(SocialServicer(runtime), server)
+    return [social_pb2.DESCRIPTOR.services_by_name["SocialService"].full_name]

@@ -66,3 +66,12 @@ class FollowRepository:
             query = query.where(sa.tuple_(follows.c.created_at, other) < sa.tuple_(*after))
         rows = (await self.session.execute(query)).all()
         return [FollowRow(user_id=r.user_id, created_at=r.created_at) for r in rows]
+
+    async def followed_among(self, follower_id: UUID, ids: list[UUID]) -> set[UUID]:
+        """Which of `ids` `follower_id` follows."""
+        if not ids:
+            return set()
+        query = sa.select(follows.c.followee_id).where(
+            follows.c.follower_id == follower_id, follows.c.followee_id.in_(ids)
+        )
+        return set((await self.session.execute(query)).scalars().all())

@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from codegram_clients.social import FollowLookup
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.pagination import MAX_LIMIT, Page
-from codegram_kit.web.principal import CurrentPrincipal
+from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import etag_json, page_response
+from codegram_kit.web.tokens import Principal
+from codegram_users.config import UsersSettings
 from codegram_users.domain import User
 from codegram_users.events import UserEvents
 from codegram_users.schemas import GitHubSummary, UserMe, UserRead, UserStats, UserUpdate
@@ -26,6 +29,30 @@ async def _user_service(request: Request) -> AsyncIterator[UserService]:
 
 
 Users = Annotated[UserService, Depends(_user_service)]
+
+
+async def _follow_lookup(request: Request) -> FollowLookup:
+    # Async, so that it runs on the event loop its gRPC channel belongs to.
+    runtime: ServiceRuntime = request.app.state.runtime
+    settings = runtime.settings
+    assert isinstance(settings, UsersSettings)
+    return FollowLookup(runtime.channel(settings.social_grpc_target))
+
+
+Follows = Annotated[FollowLookup, Depends(_follow_lookup)]
+
+
+async def with_followed_by_me(
+    shown: list[UserRead], viewer: Principal | None, follows: FollowLookup
+) -> list[UserRead]:
+    """`followed_by_me` for a signed-in viewer, from one batched call for the whole page (left out
+    when the social service cannot answer: it is optional, the profiles are not)."""
+    if viewer is None or not shown:
+        return shown
+    followed = await follows.followed_among(viewer.user_id, [u.id for u in shown])
+    if followed is None:
+        return shown
+    return [u.model_copy(update={"followed_by_me": u.id in followed}) for u in shown]
 
 
 def to_read(user: User) -> UserRead:
@@ -77,16 +104,25 @@ async def patch_me(body: UserUpdate, principal: CurrentPrincipal, users: Users) 
 async def search_users(
     request: Request,
     users: Users,
+    viewer: OptionalPrincipal,
+    follows: Follows,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     found, next_cursor = await users.search(q, cursor, limit)
-    return page_response(request, [to_read(u) for u in found], limit, next_cursor)
+    shown = await with_followed_by_me([to_read(u) for u in found], viewer, follows)
+    return page_response(request, shown, limit, next_cursor)
 
 
 @router.get("/users/{username}", response_model=UserRead, summary="A user's public profile")
 async def get_user(
-    request: Request, username: Annotated[str, Path(max_length=100)], users: Users
+    request: Request,
+    username: Annotated[str, Path(max_length=100)],
+    users: Users,
+    viewer: OptionalPrincipal,
+    follows: Follows,
 ) -> Response:
-    return etag_json(request, to_read(await users.get_by_username(username)))
+    user = to_read(await users.get_by_username(username))
+    (shown,) = await with_followed_by_me([user], viewer, follows)
+    return etag_json(request, shown)
