@@ -154,3 +154,37 @@ async def test_followed_by_me_on_profiles_and_search(fleet: RunningFleet, gatewa
 
     assert gateway.delete(f"/users/{star.username}/follow", headers=fan.auth).status_code == 204
     assert followed(star, fan.auth) is False
+
+
+async def test_followed_by_me_on_followers_and_following(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    host = await member(fleet, "host")
+    followed = await member(fleet, "star")
+    unfollowed = await member(fleet, "star")
+    viewer = await member(fleet, "fan")
+    for listed in (followed, unfollowed):
+        assert gateway.put(f"/users/{host.username}/follow", headers=listed.auth).status_code == 204
+        assert gateway.put(f"/users/{listed.username}/follow", headers=host.auth).status_code == 204
+    assert gateway.put(f"/users/{followed.username}/follow", headers=viewer.auth).status_code == 204
+
+    def marks(
+        path: str, headers: dict[str, str] | None = None, params: dict[str, str | int] | None = None
+    ) -> dict[str, bool | None]:
+        resp = gateway.get(path, headers=headers, params=params)
+        assert resp.status_code == 200, resp.text
+        return {u["username"]: u.get("followed_by_me") for u in resp.json()["data"]}
+
+    for side in ("followers", "following"):
+        path = f"/users/{host.username}/{side}"
+        assert marks(path, viewer.auth) == {followed.username: True, unfollowed.username: False}
+        # Nobody signed in: nobody to follow.
+        assert marks(path) == {followed.username: None, unfollowed.username: None}
+        # Every page answers it, the later ones too.
+        cursor = gateway.get(path, params={"limit": 1}, headers=viewer.auth).json()["pagination"]
+        later = marks(path, viewer.auth, {"limit": 1, "cursor": cursor["next_cursor"]})
+        assert later == {followed.username: True}
+
+    assert gateway.delete(f"/users/{followed.username}/follow", headers=viewer.auth).status_code == 204
+    assert marks(f"/users/{host.username}/followers", viewer.auth) == {
+        followed.username: False,
+        unfollowed.username: False,
+    }

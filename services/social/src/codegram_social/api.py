@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from codegram_clients.users import UserDirectory
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from codegram_kit.web.principal import CurrentPrincipal
+from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import page_response
+from codegram_kit.web.tokens import Principal
 from codegram_social import realtime
 from codegram_social.config import SocialSettings
 from codegram_social.repository import Side
@@ -70,9 +71,16 @@ async def unfollow(username: Username, principal: CurrentPrincipal, follows: Fol
 
 
 async def _people(
-    side: Side, request: Request, username: str, follows: FollowService, limit: int, cursor: str | None
+    side: Side,
+    request: Request,
+    username: str,
+    viewer: Principal | None,
+    follows: FollowService,
+    limit: int,
+    cursor: str | None,
 ) -> Response:
-    found, next_cursor = await follows.people(side, username, cursor, limit)
+    viewer_id = viewer.user_id if viewer is not None else None
+    found, next_cursor = await follows.people(side, username, cursor, limit, viewer_id)
     return page_response(request, found, limit, next_cursor)
 
 
@@ -80,29 +88,31 @@ async def _people(
     "/users/{username}/followers",
     response_model=Page[UserRead],
     summary="Who follows a user, newest first",
-    responses=_errors(400, 404, 503),
+    responses=_errors(400, 401, 404, 503),
 )
 async def followers(
     request: Request,
     username: Username,
+    viewer: OptionalPrincipal,
     follows: Follows,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    return await _people("followers", request, username, follows, limit, cursor)
+    return await _people("followers", request, username, viewer, follows, limit, cursor)
 
 
 @router.get(
     "/users/{username}/following",
     response_model=Page[UserRead],
     summary="Whom a user follows, newest first",
-    responses=_errors(400, 404, 503),
+    responses=_errors(400, 401, 404, 503),
 )
 async def following(
     request: Request,
     username: Username,
+    viewer: OptionalPrincipal,
     follows: Follows,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    return await _people("following", request, username, follows, limit, cursor)
+    return await _people("following", request, username, viewer, follows, limit, cursor)

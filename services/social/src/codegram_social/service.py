@@ -86,15 +86,26 @@ class FollowService:
                 await SocialEvents(self.outbox, session).follow_deleted(follower, followee)
 
     async def people(
-        self, side: Side, username: str, cursor: str | None, limit: int
+        self, side: Side, username: str, cursor: str | None, limit: int, viewer_id: str | None = None
     ) -> tuple[list[UserRead], str | None]:
-        """A page of a user's followers or followees, newest follow first, with the next cursor."""
+        """A page of a user's followers or followees, newest follow first, with the next cursor;
+        `followed_by_me` is filled for a signed-in viewer and left null for anyone else."""
         after = _position(cursor)
         user_id = await self._user_id(username)
+        followed: set[UUID] | None = None
         async with self.db.unit_of_work() as session:
-            rows = await FollowRepository(session).page(side, user_id, after, limit + 1)
-        page = rows[:limit]
+            repository = FollowRepository(session)
+            rows = await repository.page(side, user_id, after, limit + 1)
+            page = rows[:limit]
+            if viewer_id is not None:
+                # One query for the whole page, from the follows table this service owns.
+                viewer = parse_id(viewer_id)
+                ids = [r.user_id for r in page]
+                followed = set() if viewer is None else await repository.followed_among(viewer, ids)
         next_cursor = _cursor(page[-1]) if len(rows) > limit else None
         # One batched call for the whole page; a user the users service no longer knows is left out.
         found = await self.users.users([r.user_id for r in page])
-        return [found[r.user_id] for r in page if r.user_id in found], next_cursor
+        shown = [found[r.user_id] for r in page if r.user_id in found]
+        if followed is not None:
+            shown = [u.model_copy(update={"followed_by_me": UUID(u.id) in followed}) for u in shown]
+        return shown, next_cursor
