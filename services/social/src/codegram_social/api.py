@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from codegram_clients.users import UserDirectory
 from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import ErrorEnvelope
 from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import page_response
@@ -16,7 +17,7 @@ from codegram_kit.web.tokens import Principal
 from codegram_social import realtime
 from codegram_social.config import SocialSettings
 from codegram_social.repository import Side
-from codegram_social.schemas import ErrorEnvelope, UserRead
+from codegram_social.schemas import UserRead
 from codegram_social.service import FollowService
 
 router = APIRouter(prefix="/api/v1", tags=["social"])

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codegram_kit.runtime.context import current_request_id
@@ -86,6 +87,28 @@ _CODES_BY_STATUS = {
     503: "SERVICE_UNAVAILABLE",
     504: "GATEWAY_TIMEOUT",
 }
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    in_: str = Field(alias="in")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorEnvelope(BaseModel):
+    """The envelope of every error response: a stable code, a message, per-field details and the
+    request id to quote when reporting a problem."""
+
+    # What error_body writes; routes name this model in their documented responses.
+
+    error: ErrorBody
+    request_id: str | None
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict:
