@@ -274,7 +274,7 @@ async def search_content(
     types = [type] if type else (["snippet"] if language else ["snippet", "doc"])
     page = await fan_out.search(
         request,
-        q=q.replace("\x00", ""),
+        q=q,
         types=types,
         language=language,
         tags=tag or [],
