@@ -6,10 +6,10 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
-from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_kit.db.ids import parse_id
 from codegram_kit.web.errors import NotFound, ValidationFailed
 from codegram_kit.web.pagination import decode_cursor, encode_cursor
 from codegram_users.domain import PROFILE_FIELDS, GitHubAccount, User
@@ -18,13 +18,6 @@ from codegram_users.repository import UserRepository
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9-]")
 # As long as a username may be in a path (api.py).
 MAX_USERNAME_CURSOR = 100
-
-
-def parse_user_id(raw: str) -> UUID | None:
-    try:
-        return UUID(raw)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 def _cursor_username(value: object) -> str:
@@ -53,14 +46,14 @@ class UserService:
         self.events = events
 
     async def get(self, user_id: str) -> User:
-        uid = parse_user_id(user_id)
+        uid = parse_id(user_id)
         user = await self.repo.by_id(uid) if uid else None
         if user is None:
             raise NotFound("user not found")
         return user
 
     async def get_many(self, user_ids: Sequence[str]) -> list[User]:
-        ids = list(dict.fromkeys(uid for raw in user_ids if (uid := parse_user_id(raw))))
+        ids = list(dict.fromkeys(uid for raw in user_ids if (uid := parse_id(raw))))
         return await self.repo.by_ids(ids)
 
     async def get_by_username(self, username: str) -> User:
@@ -78,7 +71,7 @@ class UserService:
         return page, next_cursor
 
     async def update_profile(self, user_id: str, changes: dict[str, Any]) -> User:
-        uid = parse_user_id(user_id)
+        uid = parse_id(user_id)
         current = await self.repo.by_id(uid, for_update=True) if uid else None
         if current is None or uid is None:
             raise NotFound("user not found")
@@ -94,20 +87,20 @@ class UserService:
 
     async def count_public_snippets(self, user_id: str, delta: int) -> None:
         """Kept from the snippets service's events; a user this service does not know is skipped."""
-        uid = parse_user_id(user_id)
+        uid = parse_id(user_id)
         if uid is not None and delta:
             await self.repo.add_to_count(uid, "snippets_count", delta)
 
     async def count_public_docs(self, user_id: str, delta: int) -> None:
         """Kept from the docs service's events; a user this service does not know is skipped."""
-        uid = parse_user_id(user_id)
+        uid = parse_id(user_id)
         if uid is not None and delta:
             await self.repo.add_to_count(uid, "docs_count", delta)
 
     async def count_follow(self, follower_id: str, followee_id: str, delta: int) -> None:
         """Kept from the social service's follow events: the followee's followers and the follower's
         following move together; a user this service does not know is skipped."""
-        follower, followee = parse_user_id(follower_id), parse_user_id(followee_id)
+        follower, followee = parse_id(follower_id), parse_id(followee_id)
         if not delta:
             return
         if followee is not None:
