@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,7 @@ from codegram_kit.messaging.consumer import (
     event_id,
 )
 from codegram_kit.messaging.outbox import Outbox
-from codegram_kit.messaging.streams import MSG_ID_HEADER
+from codegram_kit.messaging.streams import MSG_ID_HEADER, apply_stream
 from codegram_kit.runtime.context import REQUEST_ID_HEADER, current_request_id, request_id_var
 from codegram_kit.runtime.metrics import (
     EVENTS_DEAD_LETTERED,
@@ -96,11 +96,7 @@ async def ensure_job_stream(js: JetStreamContext, service: str) -> None:
         storage=StorageType.FILE,
         duplicate_window=JOB_DUPLICATE_WINDOW_SECONDS,
     )
-    try:
-        await js.stream_info(config.name)
-        await js.update_stream(config)
-    except NotFoundError:
-        await js.add_stream(config)
+    await apply_stream(js, config)
 
 
 def _encode(payload: bytes | Mapping[str, Any]) -> bytes:

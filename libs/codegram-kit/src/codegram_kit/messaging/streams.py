@@ -71,8 +71,13 @@ async def ensure_stream(js: JetStreamContext) -> None:
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         max_age=STREAM_MAX_AGE_SECONDS,
     )
+    await apply_stream(js, config)
+
+
+async def apply_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream `config` names, or bring an existing one to `config`."""
     try:
-        await js.stream_info(STREAM_NAME)
+        await js.stream_info(config.name)
         await js.update_stream(config)
     except NotFoundError:
         await js.add_stream(config)
