@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_gateway.config import GatewaySettings
-from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams
+from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams, accept_and_close
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
 from codegram_kit.web.errors import Unauthorized, error_response
@@ -240,11 +240,8 @@ class ApiEdge:
 
 
 async def _refuse_websocket(receive: Receive, send: Send, code: int, reason: str) -> None:
-    # Browsers cannot read the status of a refused handshake, so accept and close with a 4xxx
-    # code (4401 like HTTP 401), which they can.
     await receive()  # websocket.connect
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": code, "reason": reason})
+    await accept_and_close(send, code, reason)
 
 
 def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:

@@ -232,11 +232,11 @@ class Upstreams:
         except aiohttp.WSServerHandshakeError as exc:
             # The service refused the handshake itself (it accepts and closes with a code instead,
             # so this is a proxy or an older service in between): said in the client's terms.
-            await _accept_and_close(send, _HANDSHAKE_REFUSALS.get(exc.status, 1011))
+            await accept_and_close(send, _HANDSHAKE_REFUSALS.get(exc.status, 1011))
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("websocket upstream unavailable", extra={"service": service, "error": describe(exc)})
-            await _accept_and_close(send, 1013, "try again later")
+            await accept_and_close(send, 1013, "try again later")
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
         to_service = asyncio.create_task(_client_to_service(receive, upstream))
@@ -282,8 +282,9 @@ async def _service_to_client(upstream: aiohttp.ClientWebSocketResponse, send: Se
     await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-async def _accept_and_close(send: Send, code: int, reason: str = "") -> None:
-    # Browsers cannot read the status of a refused handshake, only a close code after accepting.
+async def accept_and_close(send: Send, code: int, reason: str = "") -> None:
+    """Refuse a WebSocket by accepting it and closing with a code: browsers cannot read the status
+    of a refused handshake, only a close code after accepting (4401 like HTTP 401)."""
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": code, "reason": reason})
 
