@@ -95,10 +95,6 @@ def list_params(
     return ListParams(author, sort)
 
 
-def search_query(q: SearchQuery = "") -> str:
-    return q.replace("\x00", "")
-
-
 def _path_id(name: str) -> Callable[..., str]:
     """A dependency reading the path parameter `name` (`snippet_id`): FastAPI names path parameters
     after the endpoint's arguments, and each kind keeps its own name in the public API."""
@@ -190,7 +186,8 @@ def content_routers(kind: ContentKind) -> ContentRouters:
     async def search(
         service: Service,
         principal: OptionalPrincipal,  # passed through by the gateway; only public items either way
-        q: Annotated[str, Depends(search_query)],
+        *,
+        q: SearchQuery = "",
         filters: SearchFilters,
         paging: Paging,
     ) -> BaseModel:
