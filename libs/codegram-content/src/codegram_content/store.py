@@ -218,13 +218,11 @@ class ContentRows(Generic[ItemT]):
         return self._vectors[key]
 
     async def update(
-        self, current: ItemT, changes: dict[str, Any], search: sa.ColumnElement[Any] | None = None
+        self, current: ItemT, changes: dict[str, Any], search: sa.ColumnElement[Any] | None
     ) -> ItemT:
-        """Write `changes`, with `search` as the new vector (search_vector_after of the same
-        changes, worked out beforehand); built here when a searched field changes without one."""
+        """Write `changes`, with `search` as the new vector: search_vector_after of the same changes,
+        worked out beforehand (None: no searched field changes)."""
         values = dict(changes)
-        if search is None:
-            search = await self.search_vector_after(current, changes)
         if search is not None:
             values["search"] = search
         query = (
