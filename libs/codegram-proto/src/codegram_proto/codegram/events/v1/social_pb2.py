@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/events/v1/social.proto\x12\x12\x63odegram.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x06\x46ollow\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\t\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\t\"l\n\rFollowCreated\x12*\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x1a.codegram.events.v1.Follow\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\rFollowDeleted\x12*\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x1a.codegram.events.v1.Follow\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/events/v1/social.proto\x12\x12\x63odegram.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x06\x46ollow\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\t\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\t\"l\n\rFollowCreated\x12*\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x1a.codegram.events.v1.Follow\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\rFollowDeleted\x12*\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x1a.codegram.events.v1.Follow\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x07Subject\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\x98\x01\n\x0bLikeCreated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12,\n\x07subject\x18\x02 \x01(\x0b\x32\x1b.codegram.events.v1.Subject\x12\x19\n\x11subject_author_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x01\n\x0bLikeDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12,\n\x07subject\x18\x02 \x01(\x0b\x32\x1b.codegram.events.v1.Subject\x12\x19\n\x11subject_author_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb1\x01\n\x0e\x43ommentCreated\x12\x12\n\ncomment_id\x18\x01 \x01(\t\x12,\n\x07subject\x18\x02 \x01(\x0b\x32\x1b.codegram.events.v1.Subject\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\x19\n\x11subject_author_id\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb1\x01\n\x0e\x43ommentDeleted\x12\x12\n\ncomment_id\x18\x01 \x01(\t\x12,\n\x07subject\x18\x02 \x01(\x0b\x32\x1b.codegram.events.v1.Subject\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\x19\n\x11subject_author_id\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x13NotificationCreated\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x14\n\x0crecipient_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,4 +39,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FOLLOWCREATED']._serialized_end=263
   _globals['_FOLLOWDELETED']._serialized_start=265
   _globals['_FOLLOWDELETED']._serialized_end=373
+  _globals['_SUBJECT']._serialized_start=375
+  _globals['_SUBJECT']._serialized_end=410
+  _globals['_LIKECREATED']._serialized_start=413
+  _globals['_LIKECREATED']._serialized_end=565
+  _globals['_LIKEDELETED']._serialized_start=568
+  _globals['_LIKEDELETED']._serialized_end=720
+  _globals['_COMMENTCREATED']._serialized_start=723
+  _globals['_COMMENTCREATED']._serialized_end=900
+  _globals['_COMMENTDELETED']._serialized_start=903
+  _globals['_COMMENTDELETED']._serialized_end=1080
+  _globals['_NOTIFICATIONCREATED']._serialized_start=1083
+  _globals['_NOTIFICATIONCREATED']._serialized_end=1214
 # @@protoc_insertion_point(module_scope)

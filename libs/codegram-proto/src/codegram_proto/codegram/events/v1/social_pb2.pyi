@@ -29,3 +29,75 @@ class FollowDeleted(_message.Message):
     follow: Follow
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, follow: _Optional[_Union[Follow, _Mapping]] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Subject(_message.Message):
+    __slots__ = ("type", "id")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    id: str
+    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class LikeCreated(_message.Message):
+    __slots__ = ("user_id", "subject", "subject_author_id", "occurred_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    subject: Subject
+    subject_author_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., subject_author_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LikeDeleted(_message.Message):
+    __slots__ = ("user_id", "subject", "subject_author_id", "occurred_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    subject: Subject
+    subject_author_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., subject_author_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CommentCreated(_message.Message):
+    __slots__ = ("comment_id", "subject", "author_id", "subject_author_id", "occurred_at")
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    comment_id: str
+    subject: Subject
+    author_id: str
+    subject_author_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, comment_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., author_id: _Optional[str] = ..., subject_author_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CommentDeleted(_message.Message):
+    __slots__ = ("comment_id", "subject", "author_id", "subject_author_id", "occurred_at")
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    comment_id: str
+    subject: Subject
+    author_id: str
+    subject_author_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, comment_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., author_id: _Optional[str] = ..., subject_author_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class NotificationCreated(_message.Message):
+    __slots__ = ("notification_id", "recipient_id", "type", "occurred_at")
+    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    notification_id: str
+    recipient_id: str
+    type: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, notification_id: _Optional[str] = ..., recipient_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/social/v1/social.proto\x12\x12\x63odegram.social.v1\"5\n\x10\x46ollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"%\n\x11\x46ollowingResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t2i\n\rSocialService\x12X\n\tFollowing\x12$.codegram.social.v1.FollowingRequest\x1a%.codegram.social.v1.FollowingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/social/v1/social.proto\x12\x12\x63odegram.social.v1\"5\n\x10\x46ollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"%\n\x11\x46ollowingResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"L\n\x0eLikedByRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_type\x18\x02 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\"&\n\x0fLikedByResponse\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t2\xbd\x01\n\rSocialService\x12X\n\tFollowing\x12$.codegram.social.v1.FollowingRequest\x1a%.codegram.social.v1.FollowingResponse\x12R\n\x07LikedBy\x12\".codegram.social.v1.LikedByRequest\x1a#.codegram.social.v1.LikedByResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FOLLOWINGREQUEST']._serialized_end=123
   _globals['_FOLLOWINGRESPONSE']._serialized_start=125
   _globals['_FOLLOWINGRESPONSE']._serialized_end=162
-  _globals['_SOCIALSERVICE']._serialized_start=164
-  _globals['_SOCIALSERVICE']._serialized_end=269
+  _globals['_LIKEDBYREQUEST']._serialized_start=164
+  _globals['_LIKEDBYREQUEST']._serialized_end=240
+  _globals['_LIKEDBYRESPONSE']._serialized_start=242
+  _globals['_LIKEDBYRESPONSE']._serialized_end=280
+  _globals['_SOCIALSERVICE']._serialized_start=283
+  _globals['_SOCIALSERVICE']._serialized_end=472
 # @@protoc_insertion_point(module_scope)

@@ -19,3 +19,19 @@ class FollowingResponse(_message.Message):
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LikedByRequest(_message.Message):
+    __slots__ = ("user_id", "subject_type", "subject_ids")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    subject_type: str
+    subject_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., subject_type: _Optional[str] = ..., subject_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LikedByResponse(_message.Message):
+    __slots__ = ("subject_ids",)
+    SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    subject_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subject_ids: _Optional[_Iterable[str]] = ...) -> None: ...

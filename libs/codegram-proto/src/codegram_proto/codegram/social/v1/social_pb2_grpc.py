@@ -40,6 +40,11 @@ class SocialServiceStub(object):
                 request_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingRequest.SerializeToString,
                 response_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingResponse.FromString,
                 _registered_method=True)
+        self.LikedBy = channel.unary_unary(
+                '/codegram.social.v1.SocialService/LikedBy',
+                request_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.SerializeToString,
+                response_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.FromString,
+                _registered_method=True)
 
 
 class SocialServiceServicer(object):
@@ -52,6 +57,13 @@ class SocialServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LikedBy(self, request, context):
+        """Which of `subject_ids` (all of `subject_type`) `user_id` likes, for `liked_by_me` on a page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +71,11 @@ def add_SocialServiceServicer_to_server(servicer, server):
                     servicer.Following,
                     request_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingRequest.FromString,
                     response_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingResponse.SerializeToString,
+            ),
+            'LikedBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.LikedBy,
+                    request_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.FromString,
+                    response_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +105,33 @@ class SocialService(object):
             '/codegram.social.v1.SocialService/Following',
             codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingRequest.SerializeToString,
             codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.FollowingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LikedBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/codegram.social.v1.SocialService/LikedBy',
+            codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.SerializeToString,
+            codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.FromString,
             options,
             channel_credentials,
             insecure,
