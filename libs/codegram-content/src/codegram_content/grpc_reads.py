@@ -30,6 +30,7 @@ def item_proto(message: type[Message], item: ContentItem, own_fields: Iterable[s
         title=item.title,
         **{name: getattr(item, name) for name in own_fields},
         created_at=proto_timestamp(item.created_at),
+        updated_at=proto_timestamp(item.updated_at),
     )
 
 
