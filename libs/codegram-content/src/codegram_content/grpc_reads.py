@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -21,14 +21,24 @@ class BatchReader(Protocol):
     async def get_many(self, raw_ids: Sequence[str]) -> Sequence[ContentItem]: ...
 
 
-def item_proto(message: type[Message], item: ContentItem, own_fields: Iterable[str] = ()) -> Message:
-    """The summary other services read (`Snippet`, `Doc`): who may see it, whose it is, its title."""
+def item_proto(
+    message: type[Message],
+    item: ContentItem,
+    own_fields: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Message:
+    """What other services read of an item (`Snippet`, `Doc`): who may see it, whose it is, and
+    what a list shows of it; `own_fields` are the item's attributes its kind adds, `extra` values
+    made for the reply (a snippet's code preview)."""
     return message(
         id=str(item.id),
         author_id=str(item.author_id),
         visibility=item.visibility,
         title=item.title,
+        description=item.description,
+        tags=list(item.tags),
         **{name: getattr(item, name) for name in own_fields},
+        **(extra or {}),
         created_at=proto_timestamp(item.created_at),
         updated_at=proto_timestamp(item.updated_at),
     )

@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*codegram_proto/codegram/docs/v1/docs.proto\x12\x10\x63odegram.docs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x03\x44oc\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x12\n\nvisibility\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04slug\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1d\n\x0eGetDocsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"6\n\x0fGetDocsResponse\x12#\n\x04\x64ocs\x18\x01 \x03(\x0b\x32\x15.codegram.docs.v1.Doc2]\n\x0b\x44ocsService\x12N\n\x07GetDocs\x12 .codegram.docs.v1.GetDocsRequest\x1a!.codegram.docs.v1.GetDocsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*codegram_proto/codegram/docs/v1/docs.proto\x12\x10\x63odegram.docs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x01\n\x03\x44oc\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x12\n\nvisibility\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04slug\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x0c\n\x04tags\x18\t \x03(\t\"\x1d\n\x0eGetDocsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"6\n\x0fGetDocsResponse\x12#\n\x04\x64ocs\x18\x01 \x03(\x0b\x32\x15.codegram.docs.v1.Doc2]\n\x0b\x44ocsService\x12N\n\x07GetDocs\x12 .codegram.docs.v1.GetDocsRequest\x1a!.codegram.docs.v1.GetDocsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'codegram_proto.codegram.doc
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DOC']._serialized_start=98
-  _globals['_DOC']._serialized_end=279
-  _globals['_GETDOCSREQUEST']._serialized_start=281
-  _globals['_GETDOCSREQUEST']._serialized_end=310
-  _globals['_GETDOCSRESPONSE']._serialized_start=312
-  _globals['_GETDOCSRESPONSE']._serialized_end=366
-  _globals['_DOCSSERVICE']._serialized_start=368
-  _globals['_DOCSSERVICE']._serialized_end=461
+  _globals['_DOC']._serialized_end=314
+  _globals['_GETDOCSREQUEST']._serialized_start=316
+  _globals['_GETDOCSREQUEST']._serialized_end=345
+  _globals['_GETDOCSRESPONSE']._serialized_start=347
+  _globals['_GETDOCSRESPONSE']._serialized_end=401
+  _globals['_DOCSSERVICE']._serialized_start=403
+  _globals['_DOCSSERVICE']._serialized_end=496
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2codegram_proto/codegram/snippets/v1/snippets.proto\x12\x14\x63odegram.snippets.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x01\n\x07Snippet\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x12\n\nvisibility\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"!\n\x12GetSnippetsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"F\n\x13GetSnippetsResponse\x12/\n\x08snippets\x18\x01 \x03(\x0b\x32\x1d.codegram.snippets.v1.Snippet2u\n\x0fSnippetsService\x12\x62\n\x0bGetSnippets\x12(.codegram.snippets.v1.GetSnippetsRequest\x1a).codegram.snippets.v1.GetSnippetsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2codegram_proto/codegram/snippets/v1/snippets.proto\x12\x14\x63odegram.snippets.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n\x07Snippet\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x12\n\nvisibility\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x14\n\x0c\x63ode_preview\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\t\x12\x0c\n\x04tags\x18\n \x03(\t\"!\n\x12GetSnippetsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"F\n\x13GetSnippetsResponse\x12/\n\x08snippets\x18\x01 \x03(\x0b\x32\x1d.codegram.snippets.v1.Snippet2u\n\x0fSnippetsService\x12\x62\n\x0bGetSnippets\x12(.codegram.snippets.v1.GetSnippetsRequest\x1a).codegram.snippets.v1.GetSnippetsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'codegram_proto.codegram.sni
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SNIPPET']._serialized_start=110
-  _globals['_SNIPPET']._serialized_end=281
-  _globals['_GETSNIPPETSREQUEST']._serialized_start=283
-  _globals['_GETSNIPPETSREQUEST']._serialized_end=316
-  _globals['_GETSNIPPETSRESPONSE']._serialized_start=318
-  _globals['_GETSNIPPETSRESPONSE']._serialized_end=388
-  _globals['_SNIPPETSSERVICE']._serialized_start=390
-  _globals['_SNIPPETSSERVICE']._serialized_end=507
+  _globals['_SNIPPET']._serialized_end=356
+  _globals['_GETSNIPPETSREQUEST']._serialized_start=358
+  _globals['_GETSNIPPETSREQUEST']._serialized_end=391
+  _globals['_GETSNIPPETSRESPONSE']._serialized_start=393
+  _globals['_GETSNIPPETSRESPONSE']._serialized_end=463
+  _globals['_SNIPPETSSERVICE']._serialized_start=465
+  _globals['_SNIPPETSSERVICE']._serialized_end=582
 # @@protoc_insertion_point(module_scope)
