@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from nats.js import JetStreamContext
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from codegram_kit.db.engine import Database
 from codegram_kit.runtime.context import REQUEST_ID_HEADER, current_request_id
@@ -24,6 +25,8 @@ log = logging.getLogger("codegram.outbox")
 
 EVENT_TYPE_HEADER = "CodeGram-Event-Type"
 OCCURRED_AT_HEADER = "CodeGram-Occurred-At"
+# Marks a session whose commit wakes the relay (Outbox.committed).
+_WAKES_RELAY = "codegram.outbox.wakes_relay"
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -51,6 +54,9 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 class Outbox:
     def __init__(self, table: sa.Table) -> None:
         self.table = table
+        # Set when a transaction that added rows commits in this process: the relay wakes on it
+        # rather than at its next poll, which would be a floor on every event's latency.
+        self.committed = asyncio.Event()
 
     async def add(self, session: AsyncSession, subject: str, message: Message) -> uuid.UUID:
         """Record an event in the caller's transaction: it is published only if that commits."""
@@ -84,7 +90,15 @@ class Outbox:
                 event_id=event_id, subject=subject, payload=payload, headers=all_headers
             )
         )
+        if not session.info.get(_WAKES_RELAY):
+            session.info[_WAKES_RELAY] = True
+            sa.event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
         return event_id
+
+    def _after_commit(self, session: Session) -> None:
+        # Runs in the event loop's thread (the async session's greenlet), so setting is safe.
+        session.info.pop(_WAKES_RELAY, None)
+        self.committed.set()
 
 
 class OutboxRelay:
@@ -108,6 +122,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         backlog_interval: float = 5.0,
         connected: Callable[[], bool] | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.service = service
         self.db = db
@@ -118,6 +133,8 @@ class OutboxRelay:
         self.backlog_interval = backlog_interval
         # While NATS is away the relay only counts the backlog (a publish would wait and fail).
         self.connected = connected or (lambda: True)
+        # Outbox.committed of this process; the poll stays the fallback (rows left by a crash).
+        self.wake = wake
         self._stopping = asyncio.Event()
 
     async def publish_batch(self) -> int:
@@ -155,6 +172,8 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         next_count = 0.0
         while not self._stopping.is_set():
+            if self.wake is not None:
+                self.wake.clear()  # before the batch's query: a commit after it wakes the next
             sent, failed, waiting = 0, False, not self.connected()
             if not waiting:
                 try:
@@ -172,11 +191,19 @@ class OutboxRelay:
             elif failed:
                 await self._pause(min(5.0, self.poll_interval * 10))
             elif sent < self.batch_size:
-                await self._pause(self.poll_interval)
+                await self._pause(self.poll_interval, self.wake)
 
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+    async def _pause(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        if wake is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+            return
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -23,6 +23,7 @@ from grpc import aio
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
+from starlette.routing import BaseRoute
 
 from codegram_kit.db import migrations
 from codegram_kit.db.engine import Database, create_engine
@@ -50,6 +51,8 @@ log = logging.getLogger("codegram.service")
 ConsumerFactory = Callable[["ServiceRuntime"], IdempotentConsumer]
 GrpcRegistrar = Callable[["ServiceRuntime", aio.Server], Iterable[str]]
 JobQueueFactory = Callable[["ServiceRuntime"], JobQueue]
+# A route the service serves with an ASGI app of its own (a Socket.IO server, say).
+RouteFactory = Callable[["ServiceRuntime"], BaseRoute]
 
 
 class ServiceRuntime:
@@ -139,6 +142,7 @@ class ServiceRuntime:
             self.js,
             poll_interval=self.settings.outbox_poll_interval_seconds,
             connected=lambda: nc.is_connected,
+            wake=self.outbox.committed,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for task in periodic:
@@ -235,6 +239,7 @@ def build_service_app(
     consumers: Sequence[ConsumerFactory] = (),
     jobs: Sequence[JobQueueFactory] = (),
     periodic: Sequence[PeriodicTask[ServiceRuntime]] = (),
+    asgi_routes: Sequence[RouteFactory] = (),
 ) -> FastAPI:
     """The FastAPI app whose lifespan is the process: it starts and drains gRPC and messaging too."""
     settings = runtime.settings
@@ -264,6 +269,8 @@ def build_service_app(
     app.state.token_verifier = runtime.verifier
     for router in routers:
         app.include_router(router)
+    for factory in asgi_routes:
+        app.router.routes.append(factory(runtime))
     return app
 
 
@@ -298,6 +305,7 @@ class ServiceDefinition:
     jobs: Sequence[JobQueueFactory] = ()  # one work-queue consumer per job kind
     periodic: Sequence[PeriodicTask[ServiceRuntime]] = ()  # in-process timers (see jobs.py)
     uses_redis: bool = False
+    asgi_routes: Sequence[RouteFactory] = ()  # served by an ASGI app of their own, outside OpenAPI
 
     def settings(self, **overrides: Any) -> ServiceSettings:
         overrides.setdefault("service_name", self.name)
@@ -321,6 +329,7 @@ class ServiceDefinition:
             consumers=self.consumers,
             jobs=self.jobs,
             periodic=self.periodic,
+            asgi_routes=self.asgi_routes,
         )
 
     async def replay_dead_letters(
