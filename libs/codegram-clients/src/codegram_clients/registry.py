@@ -30,10 +30,10 @@ class ServiceEntry:
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("auth", 8101, 50101, calls=("users",)),
     ServiceEntry("users", 8102, 50102, calls=("social",)),
-    ServiceEntry("snippets", 8103, 50103, calls=("users",)),
-    ServiceEntry("docs", 8104, 50104, calls=("users",)),
+    ServiceEntry("snippets", 8103, 50103, calls=("users", "social")),
+    ServiceEntry("docs", 8104, 50104, calls=("users", "social")),
     ServiceEntry("github", 8105, 50105),
-    ServiceEntry("social", 8106, 50106, calls=("users",)),
+    ServiceEntry("social", 8106, 50106, calls=("users", "snippets", "docs")),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 # The services whose public HTTP API the gateway forwards to: all of them.

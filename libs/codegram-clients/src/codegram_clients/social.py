@@ -1,7 +1,8 @@
-"""The social service's client: `followed_by_me` for a page of users, in one batched call.
+"""The social service's client: `followed_by_me` for a page of users and `liked_by_me` for a page
+of content, each in one batched call.
 
-`followed_by_me` is an optional field (API.md "User"): when the social service cannot answer, the
-page is shown without it rather than refused.
+Both personalise a page rather than make it: when the social service cannot answer, the page is
+shown without them (`followed_by_me` null, `liked_by_me` false) rather than refused.
 """
 
 from __future__ import annotations
@@ -31,3 +32,23 @@ class FollowLookup:
             log.warning("social service call failed", extra={"code": exc.code().name})
             return None
         return set(reply.user_ids)
+
+
+class LikeLookup:
+    """`liked_by_me` for a page of snippets or docs, in one batched call."""
+
+    def __init__(self, channel: aio.Channel) -> None:
+        self.stub = social_pb2_grpc.SocialServiceStub(channel)
+
+    async def liked_among(self, user_id: str, subject_type: str, ids: Collection[str]) -> set[str] | None:
+        """Which of `ids` (all of `subject_type`, "snippet" or "doc") the user likes; None when the
+        social service could not say."""
+        if not ids:
+            return set()
+        request = social_pb2.LikedByRequest(user_id=user_id, subject_type=subject_type, subject_ids=list(ids))
+        try:
+            reply = await self.stub.LikedBy(request)
+        except aio.AioRpcError as exc:
+            log.warning("social service call failed", extra={"code": exc.code().name})
+            return None
+        return set(reply.subject_ids)

@@ -65,7 +65,7 @@ class ContentFields(BaseModel):
     updated_at: Timestamp
 
 
-def content_fields(item: Any, author: Author) -> dict[str, Any]:
+def content_fields(item: Any, author: Author, liked_by_me: bool = False) -> dict[str, Any]:
     """`ContentFields` of a stored snippet or doc (a domain object with those attributes)."""
     return {
         "id": str(item.id),
@@ -81,8 +81,7 @@ def content_fields(item: Any, author: Author) -> dict[str, Any]:
         ),
         "likes_count": item.likes_count,
         "comments_count": item.comments_count,
-        # Personalised by the social service once it exists (one batched call per page).
-        "liked_by_me": False,
+        "liked_by_me": liked_by_me,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
     }

@@ -145,7 +145,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
 
     async def list_public(
         request: Request,
-        principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me later
+        principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me
         service: Service,
         filters: ListFilters,
         listing: Listing,
@@ -157,6 +157,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
             order=listing.sort,
             cursor=paging.cursor,
             limit=paging.limit,
+            viewer_id=viewer_id(principal),
         )
         return page_response(request, [kind.list_item(i) for i in found], paging.limit, next_cursor)
 

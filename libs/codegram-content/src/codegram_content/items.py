@@ -22,7 +22,7 @@ class ContentItem:
     description: str
     tags: tuple[str, ...]
     visibility: Visibility
-    # Kept from the social service's events once it exists (0 until then).
+    # Kept from the social service's like and comment events (social_counts.py).
     likes_count: int
     comments_count: int
     created_at: datetime
@@ -39,6 +39,9 @@ ItemT = TypeVar("ItemT", bound=ContentItem)
 class Authored(Generic[ItemT]):
     item: ItemT
     author: Author
+    # Whether the viewer likes it (false for anonymous viewers, and when the social service
+    # could not say).
+    liked_by_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)

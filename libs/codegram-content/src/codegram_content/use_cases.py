@@ -5,12 +5,13 @@ ones only by their author, and an item someone may not see is a 404, exactly lik
 existed; changing or deleting someone else's item is a 403 only when it is visible. Authors come
 with one batched call per page, made after the page's short transaction has ended: no transaction
 or pooled connection is held while the users service answers. Counters and `liked_by_me` belong to
-the social service: counters are columns kept from its events, `liked_by_me` will come from one
-batched call per page.
+the social service: counters are columns kept from its events (social_counts.py), `liked_by_me`
+comes from one batched call per page, made beside the authors' call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_clients.social import LikeLookup
 from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
 from codegram_content.change_events import ContentEvents, EventKind
 from codegram_content.items import Authored, ContentItem, SearchHit
@@ -113,10 +115,12 @@ class ContentService(Generic[ItemT, FiltersT]):
         session: AsyncSession,
         outbox: Outbox,
         authors: AuthorDirectory,
+        likes: LikeLookup | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
         self.session = session
+        self.likes = likes
         self.repo = self.repository(session)
         self.events: ContentEventSink[ItemT] = ContentEvents(self.event_kind, outbox, session)
         self.authors = authors
@@ -129,10 +133,20 @@ class ContentService(Generic[ItemT, FiltersT]):
         return self.session.begin()
 
     # -- reads ---------------------------------------------------------------------------------
-    async def _with_authors(self, found: Sequence[ItemT]) -> list[Authored[ItemT]]:
-        # One batched call for the whole page, never one per row.
-        known = await authors_of(self.authors, {i.author_id for i in found})
-        return [Authored(i, known[i.author_id]) for i in found]
+    async def _with_authors(
+        self, found: Sequence[ItemT], viewer: UUID | None = None
+    ) -> list[Authored[ItemT]]:
+        # One batched call for the whole page, never one per row; the viewer's likes beside it.
+        known, liked = await asyncio.gather(
+            authors_of(self.authors, {i.author_id for i in found}), self._liked(found, viewer)
+        )
+        return [Authored(i, known[i.author_id], str(i.id) in liked) for i in found]
+
+    async def _liked(self, found: Sequence[ItemT], viewer: UUID | None) -> set[str]:
+        if viewer is None or self.likes is None or not found:
+            return set()
+        ids = [str(i.id) for i in found]
+        return await self.likes.liked_among(str(viewer), self.event_kind.entity, ids) or set()
 
     def _not_found(self) -> NotFound:
         return NotFound(f"{self.event_kind.entity} not found")
@@ -147,9 +161,10 @@ class ContentService(Generic[ItemT, FiltersT]):
         return item
 
     async def get(self, raw_id: str, viewer_id: str | None) -> Authored[ItemT]:
+        viewer = parse_id(viewer_id)
         async with self._transaction():
-            item = await self._visible(raw_id, parse_id(viewer_id))
-        return (await self._with_authors([item]))[0]
+            item = await self._visible(raw_id, viewer)
+        return (await self._with_authors([item], viewer))[0]
 
     async def get_many(self, raw_ids: Sequence[str]) -> list[ItemT]:
         """Whatever their visibility: gRPC callers enforce privacy with visibility and author."""
@@ -158,7 +173,14 @@ class ContentService(Generic[ItemT, FiltersT]):
             return await self.repo.by_ids(ids)
 
     async def list_public(
-        self, filters: FiltersT, *, author_username: str | None, order: Order, cursor: str | None, limit: int
+        self,
+        filters: FiltersT,
+        *,
+        author_username: str | None,
+        order: Order,
+        cursor: str | None,
+        limit: int,
+        viewer_id: str | None = None,
     ) -> tuple[list[Authored[ItemT]], str | None]:
         after = decode_list_cursor(cursor, order)
         author_id = None
@@ -169,7 +191,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         async with self._transaction():
             found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
         page, next_cursor = next_page(found, limit, order)
-        return await self._with_authors(page), next_cursor
+        return await self._with_authors(page, parse_id(viewer_id)), next_cursor
 
     async def list_by_author(
         self, username: str, viewer_id: str | None, cursor: str | None, limit: int
@@ -180,13 +202,14 @@ class ContentService(Generic[ItemT, FiltersT]):
         author_id = await self.authors.find_id(username)
         if author_id is None:
             raise NotFound("user not found")
-        public_only = parse_id(viewer_id) != author_id
+        viewer = parse_id(viewer_id)
+        public_only = viewer != author_id
         async with self._transaction():
             found = await self.repo.list_by_author(
                 author_id, public_only=public_only, after=after, limit=limit + 1
             )
         page, next_cursor = next_page(found, limit, "recent")
-        return await self._with_authors(page), next_cursor
+        return await self._with_authors(page, viewer), next_cursor
 
     async def search(
         self, q: str, filters: FiltersT, *, cursor: str | None, limit: int
@@ -297,7 +320,7 @@ class ContentService(Generic[ItemT, FiltersT]):
                 before, item = item, await self.repo.update(item, changed, search)
                 if visible_change:
                     await self.events.updated(before, item, visible_change)
-        return (await self._with_authors([item]))[0]
+        return (await self._with_authors([item], item.author_id))[0]
 
     async def delete(self, raw_id: str, viewer_id: str) -> None:
         async with self._transaction():
@@ -319,10 +342,13 @@ ServiceT = TypeVar("ServiceT")
 async def opened(
     runtime: ServiceRuntime,
     users_target: str,
-    build: Callable[[AsyncSession, Outbox, AuthorDirectory], ServiceT],
+    social_target: str,
+    build: Callable[[AsyncSession, Outbox, AuthorDirectory, LikeLookup], ServiceT],
 ) -> AsyncIterator[ServiceT]:
     """A content service for one request or call: a session that opens its transactions as the use
-    cases need them, the outbox, and the users service (at `users_target`) as the author directory."""
+    cases need them, the outbox, the users service (at `users_target`) as the author directory, and
+    the social service (at `social_target`) for the viewer's likes."""
     authors = GrpcAuthorDirectory(runtime.channel(users_target))
+    likes = LikeLookup(runtime.channel(social_target))
     async with runtime.db.sessions() as session:
-        yield build(session, runtime.outbox, authors)
+        yield build(session, runtime.outbox, authors, likes)

@@ -24,13 +24,16 @@ from codegram_kit.web.responses import etag_json
 
 
 def to_list_item(item: Authored[Doc]) -> DocListItem:
-    return DocListItem(**content_fields(item.item, item.author), slug=item.item.slug)
+    return DocListItem(**content_fields(item.item, item.author, item.liked_by_me), slug=item.item.slug)
 
 
 def to_read(item: Authored[Doc]) -> DocRead:
     d = item.item
     return DocRead(
-        **content_fields(d, item.author), slug=d.slug, content=d.content, content_html=d.content_html
+        **content_fields(d, item.author, item.liked_by_me),
+        slug=d.slug,
+        content=d.content,
+        content_html=d.content_html,
     )
 
 

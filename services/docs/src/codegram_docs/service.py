@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_clients.social import LikeLookup
 from codegram_clients.users import AuthorDirectory
 from codegram_content.items import Authored
 from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
@@ -40,11 +41,12 @@ class DocService(ContentService[Doc, ListFilters]):
         session: AsyncSession,
         outbox: Outbox,
         authors: AuthorDirectory,
+        likes: LikeLookup | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
         render_timeout: float = DEFAULT_RENDER_TIMEOUT,
     ) -> None:
-        super().__init__(session, outbox, authors, candidate_cap=candidate_cap)
+        super().__init__(session, outbox, authors, likes, candidate_cap=candidate_cap)
         # Seconds a page may take to render before it is stored as escaped text (rendering.py).
         self.render_timeout = render_timeout
 
@@ -89,5 +91,6 @@ def doc_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[DocServi
     return opened(
         runtime,
         settings.users_grpc_target,
+        settings.social_grpc_target,
         lambda *parts: DocService(*parts, candidate_cap=cap, render_timeout=timeout),
     )

@@ -32,12 +32,14 @@ from codegram_snippets.service import snippet_service
 
 def to_read(item: Authored[Snippet]) -> SnippetRead:
     return SnippetRead(
-        **content_fields(item.item, item.author), language=item.item.language, code=item.item.code
+        **content_fields(item.item, item.author, item.liked_by_me),
+        language=item.item.language,
+        code=item.item.code,
     )
 
 
 def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
-    fields = content_fields(item.item, item.author)
+    fields = content_fields(item.item, item.author, item.liked_by_me)
     return SnippetListItem(**fields, language=item.item.language, code_preview=code_preview(item.item.code))
 
 

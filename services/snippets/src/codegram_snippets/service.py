@@ -58,5 +58,8 @@ def snippet_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[Snip
     assert isinstance(settings, SnippetsSettings)
     cap = settings.search_candidate_cap
     return opened(
-        runtime, settings.users_grpc_target, lambda *parts: SnippetService(*parts, candidate_cap=cap)
+        runtime,
+        settings.users_grpc_target,
+        settings.social_grpc_target,
+        lambda *parts: SnippetService(*parts, candidate_cap=cap),
     )

@@ -1,5 +1,6 @@
 """The social service's public HTTP API (API.md "Social"), called only through the gateway: follows
-and the followers and following lists here, and the real-time channel (realtime.py)."""
+and the followers and following lists here; likes and comments (interactions_api.py),
+notifications (notifications_api.py) and the real-time channel (realtime.py)."""
 
 from __future__ import annotations
 
@@ -7,44 +8,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from codegram_clients.users import UserDirectory
-from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_kit.web.errors import ErrorEnvelope
 from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import page_response
 from codegram_kit.web.tokens import Principal
-from codegram_social import realtime
-from codegram_social.config import SocialSettings
+from codegram_social import interactions_api, notifications_api, realtime
+from codegram_social.dependencies import errors, follow_service
 from codegram_social.repository import Side
 from codegram_social.schemas import UserRead
 from codegram_social.service import FollowService
 
 router = APIRouter(prefix="/api/v1", tags=["social"])
 router.include_router(realtime.router)
+router.include_router(interactions_api.router)
+router.include_router(notifications_api.router)
 
 
-async def _follow_service(request: Request) -> FollowService:
-    # Async, so that it runs on the event loop its gRPC channel belongs to.
-    runtime: ServiceRuntime = request.app.state.runtime
-    settings = runtime.settings
-    assert isinstance(settings, SocialSettings)
-    users = UserDirectory(runtime.channel(settings.users_grpc_target))
-    return FollowService(runtime.db, runtime.outbox, users)
-
-
-Follows = Annotated[FollowService, Depends(_follow_service)]
+Follows = Annotated[FollowService, Depends(follow_service)]
 Username = Annotated[str, Path(max_length=100)]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Invalid request: following yourself, or a bad cursor or limit",
-        401: "No valid access token",
-        404: "No user with this username",
-        503: "The users service is unavailable",
-    }
-    return {s: {"model": ErrorEnvelope, "description": described[s]} for s in statuses}
+    return errors(
+        *statuses,
+        s400="Invalid request: following yourself, or a bad cursor or limit",
+        s404="No user with this username",
+        s503="The users service is unavailable",
+    )
 
 
 @router.put(

@@ -7,9 +7,11 @@ from codegram_kit.runtime.settings import ServiceSettings
 
 # The services whose gRPC API this one calls (codegram_clients.registry says the same); the
 # settings locate exactly these.
-PEERS: tuple[str, ...] = ("users",)
+PEERS: tuple[str, ...] = ("users", "snippets", "docs")
 
 
 class SocialSettings(ServiceSettings):
     service_name: str = "social"
     users_grpc_target: str = registry.dev_grpc_target("users")
+    snippets_grpc_target: str = registry.dev_grpc_target("snippets")
+    docs_grpc_target: str = registry.dev_grpc_target("docs")

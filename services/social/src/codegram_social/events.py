@@ -1,5 +1,5 @@
-"""What the social service publishes through the outbox (codegram.social.follow.{created,deleted}),
-written in the transaction of the change.
+"""What the social service publishes through the outbox (codegram.social.follow.*, like.*, comment.*
+and notification.created), written in the transaction of the change.
 
 The session revocations that close sockets are heard by every replica on core NATS, in realtime.py.
 """
@@ -7,6 +7,7 @@ The session revocations that close sockets are heard by every replica on core NA
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,8 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_kit.messaging.outbox import Outbox
 from codegram_proto.codegram.events.v1 import social_pb2
 
+if TYPE_CHECKING:
+    from codegram_social.content import Subject
+
 FOLLOW_CREATED = "codegram.social.follow.created"
 FOLLOW_DELETED = "codegram.social.follow.deleted"
+LIKE_CREATED = "codegram.social.like.created"
+LIKE_DELETED = "codegram.social.like.deleted"
+COMMENT_CREATED = "codegram.social.comment.created"
+COMMENT_DELETED = "codegram.social.comment.deleted"
+NOTIFICATION_CREATED = "codegram.social.notification.created"
 
 
 def _now() -> Timestamp:
@@ -43,3 +52,45 @@ class SocialEvents:
         await self.outbox.add(
             self.session, FOLLOW_DELETED, social_pb2.FollowDeleted(follow=follow, occurred_at=_now())
         )
+
+    async def like_changed(self, user_id: UUID, subject: Subject, *, liked: bool) -> None:
+        message = social_pb2.LikeCreated if liked else social_pb2.LikeDeleted
+        await self.outbox.add(
+            self.session,
+            LIKE_CREATED if liked else LIKE_DELETED,
+            message(
+                user_id=str(user_id),
+                subject=_subject(subject),
+                subject_author_id=str(subject.author_id),
+                occurred_at=_now(),
+            ),
+        )
+
+    async def comment_changed(
+        self, comment_id: UUID, author_id: UUID, subject: Subject, *, created: bool
+    ) -> None:
+        message = social_pb2.CommentCreated if created else social_pb2.CommentDeleted
+        await self.outbox.add(
+            self.session,
+            COMMENT_CREATED if created else COMMENT_DELETED,
+            message(
+                comment_id=str(comment_id),
+                subject=_subject(subject),
+                author_id=str(author_id),
+                subject_author_id=str(subject.author_id),
+                occurred_at=_now(),
+            ),
+        )
+
+    async def notification_created(self, notification_id: UUID, recipient_id: UUID, type_: str) -> None:
+        message = social_pb2.NotificationCreated(
+            notification_id=str(notification_id),
+            recipient_id=str(recipient_id),
+            type=type_,
+            occurred_at=_now(),
+        )
+        await self.outbox.add(self.session, NOTIFICATION_CREATED, message)
+
+
+def _subject(subject: Subject) -> social_pb2.Subject:
+    return social_pb2.Subject(type=subject.kind, id=str(subject.id))

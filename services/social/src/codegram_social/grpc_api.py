@@ -1,5 +1,5 @@
 """The social service's internal gRPC API (codegram.social.v1): the batch lookups other services
-make, such as "followed by me" for a page of users."""
+make, such as "followed by me" for a page of users and "liked by me" for a page of content."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import Iterable
 
 from grpc import aio
 
+from codegram_clients.content import KINDS
 from codegram_kit.db.ids import parse_id
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import ValidationFailed
 from codegram_proto.codegram.social.v1 import social_pb2, social_pb2_grpc
+from codegram_social.interactions import liked_among
 from codegram_social.repository import FollowRepository
 
 MAX_BATCH = 500
@@ -30,6 +32,18 @@ class SocialServicer(social_pb2_grpc.SocialServiceServicer):
         async with self.runtime.db.unit_of_work() as session:
             found = await FollowRepository(session).followed_among(follower, ids)
         return social_pb2.FollowingResponse(user_ids=sorted(str(i) for i in found))
+
+    async def LikedBy(self, request, context):  # type: ignore[no-untyped-def]
+        if len(request.subject_ids) > MAX_BATCH:
+            raise ValidationFailed(f"at most {MAX_BATCH} ids per call")
+        if request.subject_type not in KINDS:
+            raise ValidationFailed("subject_type is snippet or doc")
+        user = parse_id(request.user_id)
+        ids = [i for i in (parse_id(raw) for raw in request.subject_ids) if i is not None]
+        if user is None or not ids:
+            return social_pb2.LikedByResponse()
+        found = await liked_among(self.runtime.db, user, request.subject_type, ids)
+        return social_pb2.LikedByResponse(subject_ids=sorted(str(i) for i in found))
 
 
 def register(runtime: ServiceRuntime, server: aio.Server) -> Iterable[str]:

@@ -6,8 +6,6 @@ transaction is not held open across a remote call.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from codegram_clients.users import UserDirectory, UserRead
@@ -15,36 +13,14 @@ from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.web.errors import NotFound, ValidationFailed
-from codegram_kit.web.pagination import decode_cursor, encode_cursor
 from codegram_social.events import SocialEvents
+from codegram_social.notifications import NotificationStore
+from codegram_social.paging import decode_id_position, encode_position
 from codegram_social.repository import FollowRepository, FollowRow, Side
 
 
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
-    )
-
-
 def _cursor(row: FollowRow) -> str:
-    return encode_cursor({"t": row.created_at.isoformat(), "i": str(row.user_id)})
-
-
-def _position(cursor: str | None) -> tuple[datetime, UUID] | None:
-    position = decode_cursor(cursor, ("t", "i"))
-    if position is None:
-        return None
-    raw_time: Any = position["t"]
-    user_id = parse_id(position["i"]) if isinstance(position["i"], str) else None
-    if not isinstance(raw_time, str) or user_id is None:
-        raise _bad_cursor()
-    try:
-        created_at = datetime.fromisoformat(raw_time)
-    except ValueError:
-        raise _bad_cursor() from None
-    if created_at.tzinfo is None:
-        raise _bad_cursor()
-    return created_at, user_id
+    return encode_position(row.created_at, row.user_id)
 
 
 class FollowService:
@@ -76,7 +52,10 @@ class FollowService:
         follower, followee = await self._followee(follower_id, username)
         async with self.db.unit_of_work() as session:
             if await FollowRepository(session).add(follower, followee):
-                await SocialEvents(self.outbox, session).follow_created(follower, followee)
+                events = SocialEvents(self.outbox, session)
+                await events.follow_created(follower, followee)
+                # Following again after an unfollow notifies nobody twice.
+                await NotificationStore(session, events).record(followee, "follow", follower)
 
     async def unfollow(self, follower_id: str, username: str) -> None:
         """Idempotent: the event is published only when there was a follow to remove."""
@@ -90,7 +69,7 @@ class FollowService:
     ) -> tuple[list[UserRead], str | None]:
         """A page of a user's followers or followees, newest follow first, with the next cursor;
         `followed_by_me` is filled for a signed-in viewer and left null for anyone else."""
-        after = _position(cursor)
+        after = decode_id_position(cursor)
         user_id = await self._user_id(username)
         followed: set[UUID] | None = None
         async with self.db.unit_of_work() as session:

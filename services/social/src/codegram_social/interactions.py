@@ -1,0 +1,229 @@
+"""Likes and comments on snippets and docs.
+
+Only what the caller may see can be liked, unliked, commented on or read: anything else is a 404
+(API.md). Each change runs in one transaction that locks the subject's row in the read model (so it
+cannot be deleted or made private underneath, and its counters move in order), writes the change,
+its event and the notification; peers (the users service for authors, a content service for an
+item not heard of yet) are asked before it opens or after it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.dialects.postgresql import insert
+
+from codegram_clients.content import ContentKind
+from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, authors_of
+from codegram_kit.db.engine import Database
+from codegram_kit.db.ids import new_uuid7, parse_id
+from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.web.errors import Forbidden, NotFound
+from codegram_social.content import ContentAccess, ContentRepository
+from codegram_social.events import SocialEvents
+from codegram_social.models import comments, likes
+from codegram_social.notifications import NotificationStore
+from codegram_social.paging import decode_id_position, encode_position
+
+MAX_COMMENT_LENGTH = 10_000
+
+
+# -- the public models (API.md "Social") --------------------------------------------------------
+class LikeState(BaseModel):
+    liked: bool
+    likes_count: int = Field(ge=0)
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(
+        min_length=1,
+        max_length=MAX_COMMENT_LENGTH,
+        description="Plain text, 1 to 10,000 characters, not only whitespace.",
+        pattern=r"\S",
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # The pattern says the same to clients; this keeps it true whatever regex engine runs it.
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class CommentRead(BaseModel):
+    id: str
+    body: str
+    author: AuthorSummary
+    created_at: datetime
+
+
+def _summary(author: Author) -> AuthorSummary:
+    return AuthorSummary(
+        id=str(author.id), username=author.username, full_name=author.full_name, avatar_url=author.avatar_url
+    )
+
+
+def _user(raw: str) -> UUID:
+    user_id = parse_id(raw)
+    if user_id is None:
+        raise NotFound("user not found")
+    return user_id
+
+
+class LikeService:
+    def __init__(self, db: Database, outbox: Outbox, access: ContentAccess) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.access = access
+
+    async def like(self, kind: ContentKind, raw_id: str, user_raw: str) -> LikeState:
+        """Idempotent: the count, the event and the notification move only for a new like; liking
+        again after an unlike notifies nobody twice (the notification is kept)."""
+        user = _user(user_raw)
+        seen = await self.access.visible(kind, raw_id, user)
+        async with self.db.unit_of_work() as session:
+            subject = await self.access.lock_visible(session, seen, user)
+            added = (
+                await session.execute(
+                    insert(likes)
+                    .values(kind=kind, subject_id=subject.id, user_id=user)
+                    .on_conflict_do_nothing()
+                    .returning(likes.c.user_id)
+                )
+            ).first()
+            if added is not None:
+                subject = await ContentRepository(session).add_to_counts(kind, subject.id, likes=1)
+                events = SocialEvents(self.outbox, session)
+                await events.like_changed(user, subject, liked=True)
+                await NotificationStore(session, events).record(subject.author_id, "like", user, subject)
+        return LikeState(liked=True, likes_count=subject.likes_count)
+
+    async def unlike(self, kind: ContentKind, raw_id: str, user_raw: str) -> LikeState:
+        user = _user(user_raw)
+        seen = await self.access.visible(kind, raw_id, user)
+        async with self.db.unit_of_work() as session:
+            subject = await self.access.lock_visible(session, seen, user)
+            removed = (
+                await session.execute(
+                    sa.delete(likes)
+                    .where(likes.c.kind == kind, likes.c.subject_id == subject.id, likes.c.user_id == user)
+                    .returning(likes.c.user_id)
+                )
+            ).first()
+            if removed is not None:
+                subject = await ContentRepository(session).add_to_counts(kind, subject.id, likes=-1)
+                await SocialEvents(self.outbox, session).like_changed(user, subject, liked=False)
+        return LikeState(liked=False, likes_count=subject.likes_count)
+
+
+async def liked_among(db: Database, user: UUID, kind: ContentKind, ids: list[UUID]) -> set[UUID]:
+    """Which of `ids` (all of `kind`) `user` likes, in one query."""
+    if not ids:
+        return set()
+    query = sa.select(likes.c.subject_id).where(
+        likes.c.user_id == user, likes.c.kind == kind, likes.c.subject_id.in_(ids)
+    )
+    async with db.unit_of_work() as session:
+        return set((await session.execute(query)).scalars().all())
+
+
+@dataclass(frozen=True, slots=True)
+class _CommentRow:
+    id: UUID
+    kind: ContentKind
+    subject_id: UUID
+    author_id: UUID
+    body: str
+    created_at: datetime
+
+
+class CommentService:
+    def __init__(self, db: Database, outbox: Outbox, access: ContentAccess, authors: AuthorDirectory) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.access = access
+        self.authors = authors
+
+    async def _read(self, rows: list[_CommentRow]) -> list[CommentRead]:
+        # One batched call for the page's authors, after the transaction.
+        people = await authors_of(self.authors, {r.author_id for r in rows})
+        return [
+            CommentRead(
+                id=str(r.id), body=r.body, author=_summary(people[r.author_id]), created_at=r.created_at
+            )
+            for r in rows
+        ]
+
+    async def create(self, kind: ContentKind, raw_id: str, author_raw: str, body: str) -> CommentRead:
+        author = _user(author_raw)
+        seen = await self.access.visible(kind, raw_id, author)
+        async with self.db.unit_of_work() as session:
+            subject = await self.access.lock_visible(session, seen, author)
+            row = (
+                await session.execute(
+                    insert(comments)
+                    .values(id=new_uuid7(), kind=kind, subject_id=subject.id, author_id=author, body=body)
+                    .returning(*comments.c)
+                )
+            ).one()
+            subject = await ContentRepository(session).add_to_counts(kind, subject.id, comments=1)
+            events = SocialEvents(self.outbox, session)
+            await events.comment_changed(row.id, author, subject, created=True)
+            await NotificationStore(session, events).record(
+                subject.author_id, "comment", author, subject, row.id
+            )
+        return (await self._read([_CommentRow(**row._mapping)]))[0]
+
+    async def page(
+        self, kind: ContentKind, raw_id: str, viewer_raw: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[CommentRead], str | None]:
+        """Oldest first, keyset on (created_at, id)."""
+        after = decode_id_position(cursor)
+        viewer = parse_id(viewer_raw) if viewer_raw is not None else None
+        subject = await self.access.visible(kind, raw_id, viewer)
+        c = comments.c
+        query = (
+            sa.select(comments)
+            .where(c.kind == kind, c.subject_id == subject.id)
+            .order_by(c.created_at, c.id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            query = query.where(sa.tuple_(c.created_at, c.id) > sa.tuple_(*after))
+        async with self.db.unit_of_work() as session:
+            rows = [_CommentRow(**r._mapping) for r in (await session.execute(query)).all()]
+        page = rows[:limit]
+        next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        return await self._read(page), next_cursor
+
+    async def delete(self, raw_id: str, viewer_raw: str) -> None:
+        """By the comment's author or the subject's author; anyone else who can see the subject is
+        refused (403), and who cannot is told there is no such comment (404)."""
+        viewer = _user(viewer_raw)
+        comment_id = parse_id(raw_id)
+        not_found = NotFound("comment not found")
+        if comment_id is None:
+            raise not_found
+        async with self.db.unit_of_work() as session:
+            found = (await session.execute(sa.select(comments).where(comments.c.id == comment_id))).first()
+            if found is None:
+                raise not_found
+            row = _CommentRow(**found._mapping)
+            # Locks the subject: its comments count moves in order with its other changes.
+            subject = await ContentRepository(session).get(row.kind, row.subject_id, lock=True)
+            if subject is None or not subject.visible_to(viewer):
+                raise not_found
+            if viewer not in (row.author_id, subject.author_id):
+                raise Forbidden("only the comment's author or the author of what it is on may delete it")
+            await session.execute(sa.delete(comments).where(comments.c.id == comment_id))
+            subject = await ContentRepository(session).add_to_counts(row.kind, subject.id, comments=-1)
+            events = SocialEvents(self.outbox, session)
+            await events.comment_changed(row.id, row.author_id, subject, created=False)
+            await NotificationStore(session, events).forget_comment(row.id)
