@@ -56,6 +56,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/notifications", "social", frozenset({"GET"})),
     Route("/api/v1/notifications/unread_count", "social", frozenset({"GET"})),
     Route("/api/v1/notifications/read", "social", frozenset({"POST"})),
+    Route("/api/v1/feed", "social", frozenset({"GET"})),
     Route("/api/v1/search", GATEWAY, frozenset({"GET"})),
     Route("/api/v1/ws", "social", frozenset({"GET"}), websocket=True),
 )

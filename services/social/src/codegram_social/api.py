@@ -12,7 +12,7 @@ from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import page_response
 from codegram_kit.web.tokens import Principal
-from codegram_social import interactions_api, notifications_api, realtime
+from codegram_social import feed_api, interactions_api, notifications_api, realtime
 from codegram_social.dependencies import errors, follow_service
 from codegram_social.repository import Side
 from codegram_social.schemas import UserRead
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["social"])
 router.include_router(realtime.router)
 router.include_router(interactions_api.router)
 router.include_router(notifications_api.router)
+router.include_router(feed_api.router)
 
 
 Follows = Annotated[FollowService, Depends(follow_service)]

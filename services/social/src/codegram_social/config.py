@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from codegram_clients import registry
 from codegram_kit.runtime.settings import ServiceSettings
 
@@ -15,3 +17,6 @@ class SocialSettings(ServiceSettings):
     users_grpc_target: str = registry.dev_grpc_target("users")
     snippets_grpc_target: str = registry.dev_grpc_target("snippets")
     docs_grpc_target: str = registry.dev_grpc_target("docs")
+    # Home timelines keep this many newest items per user; the feed reads past them from the
+    # content read model (feed.py).
+    feed_timeline_cap: int = Field(default=800, ge=1)

@@ -1,0 +1,427 @@
+"""Home timelines (API.md `GET /feed`): fanned out on write into capped per-user timelines, trimmed
+by a periodic sweep, and read newest first with a fallback to the content read model beyond them.
+
+What keeps the feed complete is one rule every write below preserves: a user's timeline holds
+every public item of the people they follow that is at least as new as its oldest entry. A read
+takes what it can from the timeline and continues past its end over `content` (the followees'
+public items, one short index scan per followee), so a capped or trimmed timeline, or one that
+never had old items, still pages through everything without a repeat or a gap. Pages are keyset
+positions on (created_at, id), so items added while someone pages land before their cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from codegram_kit.db.engine import Database
+from codegram_kit.db.ids import parse_id
+from codegram_kit.messaging.consumer import IdempotentConsumer
+from codegram_kit.messaging.jobs import PeriodicTask
+from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.errors import ValidationFailed
+from codegram_kit.web.pagination import decode_cursor, encode_cursor
+from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
+from codegram_social.config import SocialSettings
+from codegram_social.models import content, follows, timeline
+
+SNIPPET_EVENTS = [f"codegram.snippets.snippet.{verb}" for verb in ("created", "updated", "deleted")]
+DOC_EVENTS = [f"codegram.docs.doc.{verb}" for verb in ("created", "updated", "deleted")]
+FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
+# How often each process sweeps timelines back to the cap, and how many users one run visits.
+TRIM_INTERVAL_SECONDS = 30.0
+TRIM_BATCH_USERS = 500
+
+# A keyset position in the feed: (created_at, item id), newest first.
+Position = tuple[datetime, UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed page before it is hydrated."""
+
+    kind: str  # "snippet" | "doc"
+    id: UUID
+    author_id: UUID
+    created_at: datetime
+
+    @property
+    def position(self) -> Position:
+        return self.created_at, self.id
+
+
+@dataclass(frozen=True, slots=True)
+class ItemEvent:
+    """What a content event says that the fan-out needs (read from the event itself: the content
+    read model may not have it yet)."""
+
+    verb: str  # "created" | "updated" | "deleted"
+    entry: FeedEntry
+    visibility: str
+    previous_visibility: str
+    updated_at: datetime
+
+
+def _time(ts: Any) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def item_event(subject: str, data: bytes) -> ItemEvent:
+    """The facts of a `codegram.snippets.snippet.*` or `codegram.docs.doc.*` event."""
+    _, service, _, verb = subject.split(".")
+    if service == "snippets":
+        kind = "snippet"
+        snippet_types = {
+            "created": snippets_pb2.SnippetCreated,
+            "updated": snippets_pb2.SnippetUpdated,
+            "deleted": snippets_pb2.SnippetDeleted,
+        }
+        message: Any = snippet_types[verb].FromString(data)
+        facts: Any = message.snippet
+        item_id = facts.snippet_id
+    else:
+        kind = "doc"
+        doc_types = {
+            "created": docs_pb2.DocCreated,
+            "updated": docs_pb2.DocUpdated,
+            "deleted": docs_pb2.DocDeleted,
+        }
+        message = doc_types[verb].FromString(data)
+        facts = message.doc
+        item_id = facts.doc_id
+    previous = message.previous_visibility if verb == "updated" else ""
+    return ItemEvent(
+        verb=verb,
+        entry=FeedEntry(kind, UUID(item_id), UUID(facts.author_id), _time(facts.created_at)),
+        visibility=facts.visibility,
+        previous_visibility=previous,
+        updated_at=_time(facts.updated_at),
+    )
+
+
+def _row_key(table: sa.Table, created: str, ident: str) -> sa.Tuple:
+    return sa.tuple_(table.c[created], table.c[ident])
+
+
+_TIMELINE_KEY = _row_key(timeline, "created_at", "item_id")
+_CONTENT_KEY = _row_key(content, "created_at", "id")
+_PUBLIC = sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted))
+
+
+def _entries(rows: Any) -> list[FeedEntry]:
+    return [FeedEntry(r.kind, r.id, r.author_id, r.created_at) for r in rows]
+
+
+class TimelineRepository:
+    """Every query of the home timelines (social's own `timeline`, `follows` and `content`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- writes (the feed-fanout consumer and the trim sweep) ------------------------------------
+    async def fan_out(self, entry: FeedEntry) -> None:
+        """Put a public item into the timelines of all its author's followers, in one statement.
+
+        A timeline whose oldest entry is newer than the item does not get it: that would open a
+        hole below the entries it has (the read finds the item past the timeline's end instead).
+        A brand-new item is the newest there is, so this only ever skips an old item made public again.
+        """
+        mine = timeline.alias("mine")
+        has_any = sa.exists().where(mine.c.user_id == follows.c.follower_id)
+        reaches_it = sa.exists().where(
+            mine.c.user_id == follows.c.follower_id,
+            sa.tuple_(mine.c.created_at, mine.c.item_id)
+            <= sa.tuple_(sa.literal(entry.created_at), sa.literal(entry.id)),
+        )
+        rows = sa.select(
+            follows.c.follower_id,
+            sa.literal(entry.created_at, sa.DateTime(timezone=True)),
+            sa.literal(entry.id, sa.Uuid),
+            sa.literal(entry.kind, sa.String),
+            sa.literal(entry.author_id, sa.Uuid),
+        ).where(follows.c.followee_id == entry.author_id, sa.or_(sa.not_(has_any), reaches_it))
+        statement = (
+            insert(timeline)
+            .from_select(["user_id", "created_at", "item_id", "kind", "author_id"], rows)
+            .on_conflict_do_nothing()
+        )
+        await self.session.execute(statement)
+
+    async def remove_item(self, item_id: UUID) -> None:
+        """An item deleted or no longer public leaves every timeline."""
+        await self.session.execute(sa.delete(timeline).where(timeline.c.item_id == item_id))
+
+    async def remove_author(self, user_id: UUID, author_id: UUID) -> None:
+        """An unfollow: the author's items leave that one timeline."""
+        await self.session.execute(
+            sa.delete(timeline).where(timeline.c.user_id == user_id, timeline.c.author_id == author_id)
+        )
+
+    async def _oldest(self, user_id: UUID) -> Position | None:
+        query = (
+            sa.select(timeline.c.created_at, timeline.c.item_id)
+            .where(timeline.c.user_id == user_id)
+            .order_by(timeline.c.created_at, timeline.c.item_id)
+            .limit(1)
+        )
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row.created_at, row.item_id)
+
+    async def backfill(self, user_id: UUID, author_id: UUID, cap: int) -> None:
+        """A follow: the followee's recent public items (as `content` has them now) join the timeline.
+
+        An empty timeline is built whole from every followee's newest items. Otherwise only the
+        followee's items down to the timeline's oldest entry come in (at most `cap`), and the
+        timeline is cut back to `cap` at once, so its oldest entry never drops below an item it lacks.
+        """
+        oldest = await self._oldest(user_id)
+        if oldest is None:
+            rows = self._newest_of_followees(user_id, None, cap)
+        else:
+            still_follows = sa.exists().where(
+                follows.c.follower_id == user_id, follows.c.followee_id == author_id
+            )
+            rows = (
+                sa.select(
+                    sa.literal(user_id, sa.Uuid),
+                    content.c.created_at,
+                    content.c.id,
+                    content.c.kind,
+                    content.c.author_id,
+                )
+                .where(
+                    content.c.author_id == author_id,
+                    _PUBLIC,
+                    sa.tuple_(*oldest) <= _CONTENT_KEY,
+                    still_follows,
+                )
+                .order_by(content.c.created_at.desc(), content.c.id.desc())
+                .limit(cap)
+            )
+        statement = (
+            insert(timeline)
+            .from_select(["user_id", "created_at", "item_id", "kind", "author_id"], rows)
+            .on_conflict_do_nothing()
+        )
+        await self.session.execute(statement)
+        if oldest is not None:
+            await self.trim_users([user_id], cap)
+
+    async def trim_users(self, user_ids: list[UUID], cap: int) -> None:
+        """Cut each of these timelines back to its `cap` newest entries."""
+        if not user_ids:
+            return
+        await self.session.execute(
+            sa.text(
+                """
+                DELETE FROM social.timeline t
+                USING (
+                    SELECT u.user_id, cut.created_at, cut.item_id
+                    FROM unnest(CAST(:users AS uuid[])) AS u(user_id)
+                    CROSS JOIN LATERAL (
+                        SELECT created_at, item_id FROM social.timeline
+                        WHERE user_id = u.user_id
+                        ORDER BY created_at DESC, item_id DESC
+                        OFFSET :cap LIMIT 1
+                    ) AS cut
+                ) AS beyond
+                WHERE t.user_id = beyond.user_id
+                  AND (t.created_at, t.item_id) <= (beyond.created_at, beyond.item_id)
+                """
+            ),
+            {"users": user_ids, "cap": cap},
+        )
+
+    async def users_after(self, after: UUID | None, batch: int) -> list[UUID]:
+        """The next `batch` users that have a timeline, in id order (a skip scan of the primary key)."""
+        start = after or UUID(int=0)
+        rows = await self.session.execute(
+            sa.text(
+                """
+                WITH RECURSIVE users AS (
+                    (SELECT user_id FROM social.timeline WHERE user_id > :start ORDER BY user_id LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT t.user_id FROM social.timeline t WHERE t.user_id > users.user_id
+                            ORDER BY t.user_id LIMIT 1)
+                    FROM users WHERE users.user_id IS NOT NULL
+                )
+                SELECT user_id FROM users WHERE user_id IS NOT NULL LIMIT :batch
+                """
+            ),
+            {"start": start, "batch": batch},
+        )
+        return list(rows.scalars().all())
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def superseded(self, event: ItemEvent) -> bool:
+        """Whether the content read model already knows a later state of the item (a late or
+        replayed event must not put back what a newer one took out)."""
+        query = sa.select(content.c.updated_at, content.c.deleted).where(
+            content.c.kind == event.entry.kind, content.c.id == event.entry.id
+        )
+        row = (await self.session.execute(query)).first()
+        return row is not None and (row.deleted or row.updated_at > event.updated_at)
+
+    def _newest_of_followees(self, user_id: UUID, before: Position | None, limit: int) -> sa.Select[Any]:
+        """The newest public items of everyone `user_id` follows, before `before`: at most `limit`
+        from each followee's index range, then the `limit` newest of those."""
+        per_author = (
+            sa.select(content.c.kind, content.c.id, content.c.author_id, content.c.created_at)
+            .where(content.c.author_id == follows.c.followee_id, _PUBLIC)
+            .order_by(content.c.created_at.desc(), content.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            per_author = per_author.where(sa.tuple_(*before) > _CONTENT_KEY)
+        recent = per_author.lateral("recent")
+        return (
+            sa.select(
+                sa.literal(user_id, sa.Uuid).label("user_id"),
+                recent.c.created_at,
+                recent.c.id,
+                recent.c.kind,
+                recent.c.author_id,
+            )
+            .select_from(follows.join(recent, sa.true()))
+            .where(follows.c.follower_id == user_id)
+            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+            .limit(limit)
+        )
+
+    async def from_timeline(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
+        """Newest first from the user's timeline; an author unfollowed a moment ago (whose removal
+        is still on its way) is left out."""
+        query = (
+            sa.select(
+                timeline.c.kind, timeline.c.item_id.label("id"), timeline.c.author_id, timeline.c.created_at
+            )
+            .join(
+                follows,
+                sa.and_(
+                    follows.c.follower_id == timeline.c.user_id, follows.c.followee_id == timeline.c.author_id
+                ),
+            )
+            .where(timeline.c.user_id == user_id)
+            .order_by(timeline.c.created_at.desc(), timeline.c.item_id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(sa.tuple_(*before) > _TIMELINE_KEY)
+        return _entries((await self.session.execute(query)).all())
+
+    async def from_followees(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
+        """Newest first over the content read model: the read past the timeline's end."""
+        return _entries((await self.session.execute(self._newest_of_followees(user_id, before, limit))).all())
+
+    async def page(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
+        """Up to `limit` entries before `before`: the timeline's, then the followees' items past it."""
+        found = await self.from_timeline(user_id, before, limit)
+        if len(found) < limit:
+            after = found[-1].position if found else before
+            found += await self.from_followees(user_id, after, limit - len(found))
+        return found
+
+
+def _settings(runtime: ServiceRuntime) -> SocialSettings:
+    settings = runtime.settings
+    assert isinstance(settings, SocialSettings)
+    return settings
+
+
+def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
+    """Keeps the home timelines from the content events and the follow events."""
+    cap = _settings(runtime).feed_timeline_cap
+
+    async def handle(session: AsyncSession, msg: Msg) -> None:
+        timelines = TimelineRepository(session)
+        if msg.subject in FOLLOW_EVENTS:
+            created = msg.subject.endswith(".created")
+            message = (social_pb2.FollowCreated if created else social_pb2.FollowDeleted).FromString(msg.data)
+            follower, followee = UUID(message.follow.follower_id), UUID(message.follow.followee_id)
+            if created:
+                await timelines.backfill(follower, followee, cap)
+            else:
+                await timelines.remove_author(follower, followee)
+            return
+        event = item_event(msg.subject, msg.data)
+        if event.verb == "deleted" or event.visibility != "public":
+            if event.verb == "deleted" or event.previous_visibility == "public":
+                await timelines.remove_item(event.entry.id)
+            return
+        # Public now: new, or newly public (an edit of an item that stays public changes nothing here).
+        newly_public = event.verb == "created" or event.previous_visibility != "public"
+        if newly_public and not await timelines.superseded(event):
+            await timelines.fan_out(event.entry)
+
+    if runtime.js is None:
+        raise RuntimeError("consumers are built once messaging has started")
+    return IdempotentConsumer(
+        service="social",
+        name="feed-fanout",
+        subjects=SNIPPET_EVENTS + DOC_EVENTS + FOLLOW_EVENTS,
+        db=runtime.db,
+        processed_table=runtime.processed_table,
+        js=runtime.js,
+        handler=handle,
+    )
+
+
+class TimelineTrim:
+    """The periodic sweep that cuts timelines back to the cap, a batch of users per run: the
+    fan-out only ever inserts, so no post costs a delete per follower."""
+
+    def __init__(self) -> None:
+        self.after: UUID | None = None
+
+    async def run(self, runtime: ServiceRuntime) -> None:
+        self.after = await trim_batch(runtime.db, _settings(runtime).feed_timeline_cap, self.after)
+
+
+async def trim_batch(
+    db: Database, cap: int, after: UUID | None, batch: int = TRIM_BATCH_USERS
+) -> UUID | None:
+    """Trim the next `batch` timelines after `after`; where the next run starts (None: from the top)."""
+    async with db.unit_of_work() as session:
+        timelines = TimelineRepository(session)
+        users = await timelines.users_after(after, batch)
+        await timelines.trim_users(users, cap)
+    return users[-1] if len(users) == batch else None
+
+
+TRIM_TASK: PeriodicTask[ServiceRuntime] = PeriodicTask("feed-trim", TRIM_INTERVAL_SECONDS, TimelineTrim().run)
+
+
+# -- cursors ---------------------------------------------------------------------------------------
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
+    )
+
+
+def encode_position(entry: FeedEntry) -> str:
+    return encode_cursor({"t": entry.created_at.isoformat(), "i": str(entry.id)})
+
+
+def decode_position(cursor: str | None) -> Position | None:
+    """The keyset position a feed cursor names; anything else is a 400."""
+    position = decode_cursor(cursor, ("t", "i"))
+    if position is None:
+        return None
+    raw_time, raw_id = position["t"], position["i"]
+    item_id = parse_id(raw_id) if isinstance(raw_id, str) else None
+    if not isinstance(raw_time, str) or item_id is None:
+        raise _bad_cursor()
+    try:
+        created_at = datetime.fromisoformat(raw_time)
+    except ValueError:
+        raise _bad_cursor() from None
+    if created_at.tzinfo is None:
+        raise _bad_cursor()
+    return created_at, item_id
