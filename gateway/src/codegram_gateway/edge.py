@@ -22,6 +22,8 @@ from codegram_kit.web.tokens import Principal, TokenVerifier, parse_bearer
 
 API_PREFIX = "/api/v1/"
 AUTH_PREFIX = "/api/v1/auth/"
+# Socket.IO's own path, outside the API (its clients expect it at the root).
+SOCKET_IO_PREFIX = "/socket.io/"
 EXPOSED_HEADERS = [
     "X-Request-ID",
     "ETag",
@@ -139,9 +141,9 @@ class Limits:
 
 
 class ApiEdge:
-    """Pure ASGI handling of `/api/v1/*`: token check, rate limit, route, then proxy (HTTP or
-    WebSocket) or hand over to the gateway's own routes. Kept off FastAPI's routing and
-    dependency machinery because every public request passes here."""
+    """Pure ASGI handling of `/api/v1/*` and `/socket.io/`: token check, rate limit, route,
+    then proxy (HTTP or WebSocket) or hand over to the gateway's own routes. Kept off FastAPI's
+    routing and dependency machinery because every public request passes here."""
 
     def __init__(
         self,
@@ -165,7 +167,9 @@ class ApiEdge:
         self.sockets = OpenSockets(websocket_max_per_user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(
+            (API_PREFIX, SOCKET_IO_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         websocket = scope["type"] == "websocket"
@@ -228,6 +232,10 @@ class ApiEdge:
             await _refuse_websocket(receive, send, 4404, "not found")
         elif not decision.allowed:
             await _refuse_websocket(receive, send, 4429, "too many requests")
+        elif not route.token_in_handshake:
+            # The service verifies the token the protocol sends next and refuses in the
+            # protocol's own terms; no user is known here to count the socket against.
+            await self.upstreams.forward_websocket(scope, receive, send, route.service, None)
         elif refusal is not None or token is None or principal is None:
             await _refuse_websocket(receive, send, 4401, refusal or "token required")
         elif not self.sockets.take(principal.user_id):

@@ -204,16 +204,18 @@ class Upstreams:
             upstream.release()
 
     async def forward_websocket(
-        self, scope: Scope, receive: Receive, send: Send, service: str, token: str
+        self, scope: Scope, receive: Receive, send: Send, service: str, token: str | None
     ) -> None:
         """Accept the client only once the service accepted the gateway, then pipe frames both
-        ways until either side closes, and close the other with the same code."""
+        ways until either side closes, and close the other with the same code. `token` is the
+        handshake's verified token, or None where the protocol carries its own (Socket.IO)."""
         assert self.websocket_session is not None
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
         headers = self._headers(scope, skip=_WEBSOCKET_OWN | {"authorization", "cookie"})
-        headers["authorization"] = f"Bearer {token}"  # the service verifies it again
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"  # the service verifies it again
         query = "&".join(
             part
             for part in scope.get("query_string", b"").decode("latin-1").split("&")

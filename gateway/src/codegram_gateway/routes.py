@@ -16,6 +16,9 @@ class Route:
     methods: frozenset[str] = ANY
     timeout: float | None = None  # seconds to wait for the service; None: the gateway's default
     websocket: bool = False
+    # False: the protocol carries the token after the handshake (Socket.IO's connect packet), so
+    # the edge lets the handshake through, rate-limited per address, and the service verifies it.
+    token_in_handshake: bool = True
 
     @property
     def path(self) -> str:
@@ -59,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/feed", "social", frozenset({"GET"})),
     Route("/api/v1/search", GATEWAY, frozenset({"GET"})),
     Route("/api/v1/ws", "social", frozenset({"GET"}), websocket=True),
+    Route("/socket.io/", "social", frozenset({"GET"}), websocket=True, token_in_handshake=False),
 )
 
 

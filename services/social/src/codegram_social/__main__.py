@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from codegram_kit.runtime.definition import ServiceDefinition
-from codegram_social import api, content, feed, grpc_api, models
+from codegram_social import api, content, feed, grpc_api, models, push, socket_io
 from codegram_social.config import SocialSettings
 
 SERVICE = ServiceDefinition(
@@ -14,7 +14,8 @@ SERVICE = ServiceDefinition(
     SocialSettings,
     routers=[api.router],
     grpc_registrars=[grpc_api.register],
-    consumers=[content.content_directory, feed.feed_fanout],
+    asgi_routes=[socket_io.route],
+    consumers=[content.content_directory, feed.feed_fanout, push.notification_push],
     periodic=[feed.TRIM_TASK],
 )
 main = SERVICE.main

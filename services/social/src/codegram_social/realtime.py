@@ -66,20 +66,20 @@ def _token(websocket: WebSocket) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Grant:
+class Grant:
     """What bounds a connection's life, read from its (already verified) access token."""
 
     expires_at: float
     session_id: str | None
 
 
-def _grant(token: str) -> _Grant:
+def grant_of(token: str) -> Grant:
     # The verifier has checked the signature and the claims; this only reads two of them.
     claims = jwt.decode(token, options={"verify_signature": False})
     exp, sid = claims.get("exp"), claims.get("sid")
     if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
         raise Unauthorized("invalid token")
-    return _Grant(float(exp), sid if isinstance(sid, str) and sid else None)
+    return Grant(float(exp), sid if isinstance(sid, str) and sid else None)
 
 
 class Sessions:
@@ -119,7 +119,7 @@ class Sessions:
             log.warning("unreadable session revocation", extra={"subject": msg.subject})
             return
         for ended in self._open.get((event.user_id, event.session_id), set()):
-            _end(ended, "session ended")
+            end(ended, "session ended")
 
 
 def _sessions(state: State) -> Sessions:
@@ -129,7 +129,7 @@ def _sessions(state: State) -> Sessions:
     return sessions
 
 
-def _end(ended: asyncio.Future[str], reason: str) -> None:
+def end(ended: asyncio.Future[str], reason: str) -> None:
     if not ended.done():
         ended.set_result(reason)
 
@@ -148,7 +148,7 @@ async def realtime(websocket: WebSocket) -> None:
         if token is None:
             raise Unauthorized("token required")
         principal = await runtime.verifier.verify(token)
-        grant = _grant(token)
+        grant = grant_of(token)
     except Unauthorized as exc:
         await _refuse(websocket, UNAUTHORIZED_CLOSE, exc.message)
         return
@@ -172,7 +172,7 @@ async def realtime(websocket: WebSocket) -> None:
         return
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[str] = loop.create_future()
-    expiry = loop.call_later(max(0.0, grant.expires_at - time.time()), _end, ended, "token expired")
+    expiry = loop.call_later(max(0.0, grant.expires_at - time.time()), end, ended, "token expired")
     if grant.session_id is not None:
         sessions.add(principal.user_id, grant.session_id, ended)
     await websocket.accept()
