@@ -32,7 +32,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("users", 8102, 50102, calls=("social",)),
     ServiceEntry("snippets", 8103, 50103, calls=("users", "social")),
     ServiceEntry("docs", 8104, 50104, calls=("users", "social")),
-    ServiceEntry("github", 8105, 50105),
+    ServiceEntry("github", 8105, 50105, calls=("auth", "users")),
     ServiceEntry("social", 8106, 50106, calls=("users", "snippets", "docs")),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
