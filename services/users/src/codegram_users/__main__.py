@@ -16,7 +16,7 @@ SERVICE = ServiceDefinition(
     settings_class=UsersSettings,
     routers=[api.router],
     grpc_registrars=[grpc_api.register],
-    consumers=[events.snippet_counts, events.doc_counts, events.follow_counts],
+    consumers=[events.snippet_counts, events.doc_counts, events.follow_counts, events.github_profiles],
 )
 main = SERVICE.main
 

@@ -1,6 +1,7 @@
 """What the users service publishes (codegram.users.user.{created,updated}, through the outbox) and
 consumes (snippet and doc events, which keep each user's counts of public snippets and docs; follow
-events, which keep the followers and following counts)."""
+events, which keep the followers and following counts; GitHub profile syncs, which keep the `github`
+block)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
+from codegram_proto.codegram.events.v1 import docs_pb2, github_pb2, snippets_pb2, social_pb2
 from codegram_proto.codegram.events.v1 import users_pb2 as events_pb2
 from codegram_users.domain import User
 from codegram_users.service import UserService
@@ -25,6 +26,7 @@ USER_UPDATED = "codegram.users.user.updated"
 SNIPPET_EVENTS = [f"codegram.snippets.snippet.{verb}" for verb in ("created", "updated", "deleted")]
 DOC_EVENTS = [f"codegram.docs.doc.{verb}" for verb in ("created", "updated", "deleted")]
 FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
+GITHUB_PROFILE_SYNCED = "codegram.github.profile.synced"
 
 
 def _now() -> Timestamp:
@@ -173,6 +175,30 @@ def follow_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
         service="users",
         name="follow-counts",
         subjects=FOLLOW_EVENTS,
+        db=runtime.db,
+        processed_table=runtime.processed_table,
+        js=runtime.js,
+        handler=handle,
+    )
+
+
+def github_profiles(runtime: ServiceRuntime) -> IdempotentConsumer:
+    """The `github` block of `User` (followers, following, public repos, `synced_at`), kept from the
+    github service's syncs; the newest sync wins whatever order the events arrive in."""
+
+    async def handle(session: AsyncSession, msg: Msg) -> None:
+        event = github_pb2.GitHubProfileSynced.FromString(msg.data)
+        synced_at = event.synced_at.ToDatetime(tzinfo=UTC)
+        counts = (event.followers, event.following, event.public_repos)
+        users = UserService(session, UserEvents(runtime.outbox, session))
+        await users.apply_github_profile(event.user_id, event.login, counts, synced_at)
+
+    if runtime.js is None:
+        raise RuntimeError("consumers are built once messaging has started")
+    return IdempotentConsumer(
+        service="users",
+        name="github-profiles",
+        subjects=[GITHUB_PROFILE_SYNCED],
         db=runtime.db,
         processed_table=runtime.processed_table,
         js=runtime.js,

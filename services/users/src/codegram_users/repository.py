@@ -146,6 +146,30 @@ class UserRepository:
         ).one()
         return _to_user(row)
 
+    async def apply_github_profile(
+        self, user_id: UUID, login: str, counts: tuple[int, int, int], synced_at: datetime
+    ) -> bool:
+        """The `github` block from a sync, unless a newer sync's is already there (events can come
+        out of order); whether it changed anything."""
+        followers, following, public_repos = counts
+        query = (
+            sa.update(users)
+            .where(
+                users.c.id == user_id,
+                users.c.github_id.is_not(None),
+                sa.or_(users.c.github_synced_at.is_(None), users.c.github_synced_at < synced_at),
+            )
+            .values(
+                github_login=login,
+                github_followers=followers,
+                github_following=following,
+                github_public_repos=public_repos,
+                github_synced_at=synced_at,
+            )
+            .returning(users.c.id)
+        )
+        return (await self.session.execute(query)).first() is not None
+
     async def update_profile(self, user_id: UUID, changes: dict[str, Any]) -> User:
         row = (
             await self.session.execute(

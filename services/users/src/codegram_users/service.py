@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,6 +108,14 @@ class UserService:
             await self.repo.add_to_count(followee, "followers_count", delta)
         if follower is not None:
             await self.repo.add_to_count(follower, "following_count", delta)
+
+    async def apply_github_profile(
+        self, user_id: str, login: str, counts: tuple[int, int, int], synced_at: datetime
+    ) -> None:
+        """Kept from the github service's syncs; a user this service does not know is skipped."""
+        uid = parse_id(user_id)
+        if uid is not None and login:
+            await self.repo.apply_github_profile(uid, login, counts, synced_at)
 
     async def upsert_github_user(self, account: GitHubAccount) -> tuple[User, bool]:
         """One user per GitHub id: a new account creates, a known one refreshes its GitHub data."""
