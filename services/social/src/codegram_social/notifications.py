@@ -15,7 +15,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
@@ -263,7 +263,7 @@ class NotificationService:
         ).label("group_key")
         latest = sa.func.max(n.created_at).label("latest_at")
         # The latest distinct actors are picked from the newest few notifications of the group.
-        actors = sa.func.array_agg(sa.aggregate_order_by(n.actor_id, n.created_at.desc(), n.id.desc()))
+        actors = array_agg(aggregate_order_by(n.actor_id, n.created_at.desc(), n.id.desc()))
         grouped = (
             sa.select(
                 key,
