@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 LANGUAGES = ("Python", "Go", "Rust", "TypeScript", "JavaScript", "C", "Shell", "HTML", "CSS", "Java")
 
@@ -94,6 +95,28 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
 )
 
 BY_LOGIN = {a.login.lower(): a for a in ACCOUNTS}
+
+
+def made_account(login: str, **numbers: Any) -> DemoAccount:
+    """An account made on demand (tests, benchmarks): deterministic from its login and the numbers
+    given (`id`, `name`, `followers`, `following`, `repo_count`, `topics`)."""
+    digest = int(hashlib.sha256(login.lower().encode()).hexdigest()[:8], 16)
+    return DemoAccount(
+        id=int(numbers.get("id") or 10_000_000 + digest),
+        login=login,
+        name=str(numbers.get("name") or login.title()),
+        bio="",
+        location="",
+        blog="",
+        company=None,
+        public_email=None,
+        primary_email=f"{login.lower()}@example.com",
+        followers=int(numbers.get("followers", 7)),
+        following=int(numbers.get("following", 3)),
+        repo_count=int(numbers.get("repo_count", 4)),
+        created_at=datetime(2015, 6, 1, tzinfo=UTC),
+        topics=tuple(numbers.get("topics") or ("demo",)),
+    )
 
 
 def _digest(*parts: object) -> int:

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import html
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from codegram_devstack.github_demo_data import (
     DemoAccount,
     contributions,
     languages,
+    made_account,
     repos,
     user_json,
 )
@@ -34,6 +36,7 @@ log = logging.getLogger("codegram.github-standin")
 DOCS_URL = "https://docs.github.com/rest"
 CODE_TTL_SECONDS = 600
 RATE_WINDOW_SECONDS = 3600
+MAX_LOG = 200_000
 
 
 @dataclass
@@ -50,6 +53,33 @@ class _Failure:
     path_prefix: str
     status: int
     times: int
+    login: str | None = None
+
+
+@dataclass
+class _Window:
+    """A rate-limit window: every call of `login`'s token (everyone's when None) is a 403 with
+    X-RateLimit-Remaining: 0 until `until`; it starts now, or at the first call to `path_prefix`."""
+
+    login: str | None
+    path_prefix: str
+    duration: float
+    until: float | None
+
+
+@dataclass
+class _Secondary:
+    login: str | None
+    path_prefix: str
+    retry_after: int | None
+    times: int
+
+
+@dataclass
+class _Delay:
+    login: str | None
+    path_prefix: str
+    seconds: float
 
 
 @dataclass
@@ -59,22 +89,43 @@ class StandinState:
     rate_limit: int
     codes: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login
+    accounts: dict[str, DemoAccount] = field(default_factory=lambda: dict(BY_LOGIN))
     used: dict[str, int] = field(default_factory=dict)  # who -> calls in this window
     window_reset: float = 0.0
-    exhausted_until: float = 0.0
+    windows: list[_Window] = field(default_factory=list)
+    secondary: list[_Secondary] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
-    delay_seconds: float = 0.0
+    delays: list[_Delay] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)  # path -> count, for tests
+    log: list[dict[str, Any]] = field(default_factory=list)  # every API call, for tests
+    in_flight: dict[str, int] = field(default_factory=dict)  # login -> calls being answered now
+    most_in_flight: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.codes.clear()
         self.tokens.clear()
+        self.accounts = dict(BY_LOGIN)
         self.used.clear()
         self.window_reset = 0.0
-        self.exhausted_until = 0.0
+        self.windows.clear()
+        self.secondary.clear()
         self.failures.clear()
-        self.delay_seconds = 0.0
+        self.delays.clear()
         self.calls.clear()
+        self.log.clear()
+        self.in_flight.clear()
+        self.most_in_flight.clear()
+
+    def account(self, login: str) -> DemoAccount | None:
+        return self.accounts.get(login.lower())
+
+
+def _applies(scope_login: str | None, prefix: str, login: str | None, path: str) -> bool:
+    return (scope_login is None or (login or "").lower() == scope_login.lower()) and path.startswith(prefix)
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _not_found() -> JSONResponse:
@@ -110,23 +161,59 @@ def create_app(
             return f"token:{token}", state.tokens[token]
         return f"ip:{request.client.host if request.client else '?'}", None
 
+    def limited(headers: dict[str, str], until: float, key: str) -> JSONResponse:
+        headers.update(
+            {
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(until)),
+                "X-RateLimit-Used": headers["X-RateLimit-Limit"],
+            }
+        )
+        body = {
+            "message": f"API rate limit exceeded for {key.split(':', 1)[0]}.",
+            "documentation_url": DOCS_URL,
+        }
+        return JSONResponse(body, 403, headers=headers)
+
     @app.middleware("http")
     async def github_behaviour(request: Request, call_next: Any) -> Response:
         path = request.url.path
         state.calls[path] = state.calls.get(path, 0) + 1
         if path.startswith(("/_standin", "/login/")) or path in ("/healthz", "/readyz"):
             return await call_next(request)
-        if state.delay_seconds:
-            await asyncio.sleep(state.delay_seconds)
+        key, login = who(request)
+        entry: dict[str, Any] = {"t": time.time(), "method": request.method, "path": path, "login": login}
+        entry["conditional"] = "if-none-match" in request.headers
+        state.log.append(entry)
+        if len(state.log) > MAX_LOG:  # a long `make up` session keeps only the recent calls
+            del state.log[: MAX_LOG // 2]
+        scope = login or ""
+        state.in_flight[scope] = state.in_flight.get(scope, 0) + 1
+        state.most_in_flight[scope] = max(state.most_in_flight.get(scope, 0), state.in_flight[scope])
+        try:
+            response = await answer(request, call_next, path, key, login, entry)
+        finally:
+            state.in_flight[scope] -= 1
+        entry["status"] = response.status_code
+        return response
+
+    async def answer(
+        request: Request, call_next: Any, path: str, key: str, login: str | None, entry: dict[str, Any]
+    ) -> Response:
+        entry["counted"] = False
+        delay = max(
+            (d.seconds for d in state.delays if _applies(d.login, d.path_prefix, login, path)), default=0.0
+        )
+        if delay:
+            await asyncio.sleep(delay)
         for failure in state.failures:
-            if failure.times > 0 and path.startswith(failure.path_prefix):
+            if failure.times > 0 and _applies(failure.login, failure.path_prefix, login, path):
                 failure.times -= 1
                 return JSONResponse({"message": "Server Error"}, failure.status)
         now = time.time()
         if now >= state.window_reset:
             state.window_reset = now + RATE_WINDOW_SECONDS
             state.used.clear()
-        key, login = who(request)
         limit = state.rate_limit if login else min(60, state.rate_limit)
         used = state.used.get(key, 0)
         headers = {
@@ -134,21 +221,43 @@ def create_app(
             "X-RateLimit-Reset": str(int(state.window_reset)),
             "X-RateLimit-Resource": "graphql" if path == "/graphql" else "core",
         }
-        if now < state.exhausted_until:
-            used = limit
-            headers["X-RateLimit-Reset"] = str(int(state.exhausted_until))
-        if used >= limit:
-            headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Used": str(used)})
-            return JSONResponse(
-                {
-                    "message": f"API rate limit exceeded for {key.split(':', 1)[0]}.",
+        for window in state.windows:
+            if window.until is None and _applies(window.login, window.path_prefix, login, path):
+                # GitHub's reset is a whole second: the window ends exactly then.
+                window.until = float(math.ceil(now + window.duration))
+            if window.until is not None and now < window.until and _applies(window.login, "", login, path):
+                return limited(headers, window.until, key)
+        for secondary in state.secondary:
+            if secondary.times > 0 and _applies(secondary.login, secondary.path_prefix, login, path):
+                secondary.times -= 1
+                extra = (
+                    {"Retry-After": str(secondary.retry_after)} if secondary.retry_after is not None else {}
+                )
+                body = {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+                    "before you try again.",
                     "documentation_url": DOCS_URL,
-                },
-                403,
-                headers=headers,
-            )
-        state.used[key] = used + 1
+                }
+                return JSONResponse(body, 403, headers=extra)
+        if used >= limit:
+            return limited(headers, state.window_reset, key)
         response: Response = await call_next(request)
+        if request.method == "GET" and response.status_code == 200:
+            body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+            etag = _etag(body)
+            candidates = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+            passthrough = {k: v for k, v in response.headers.items() if k.lower() in ("link", "content-type")}
+            if etag in candidates:
+                # GitHub: a 304 to an authorised conditional request costs no quota.
+                response = Response(status_code=304, headers={"ETag": etag, **passthrough})
+                remaining = limit - used
+                response.headers.update(
+                    {**headers, "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Used": str(used)}
+                )
+                return response
+            response = Response(body, status_code=200, headers={"ETag": etag, **passthrough})
+        state.used[key] = used + 1
+        entry["counted"] = True
         response.headers.update(
             {**headers, "X-RateLimit-Remaining": str(limit - used - 1), "X-RateLimit-Used": str(used + 1)}
         )
@@ -176,7 +285,7 @@ def create_app(
         return HTMLResponse(page)
 
     def _grant(params: dict[str, str]) -> Response:
-        account = BY_LOGIN.get(params["login"].lower())
+        account = state.account(params["login"])
         if account is None:
             return HTMLResponse("<h1>No such demo account</h1>", 404)
         code = secrets.token_hex(10)
@@ -226,7 +335,7 @@ def create_app(
     # -- REST ----------------------------------------------------------------------------------
     def _authenticated(request: Request) -> DemoAccount | None:
         _, login = who(request)
-        return BY_LOGIN.get(login.lower()) if login else None
+        return state.account(login) if login else None
 
     def _requires_auth() -> JSONResponse:
         return JSONResponse({"message": "Requires authentication", "documentation_url": DOCS_URL}, 401)
@@ -254,12 +363,12 @@ def create_app(
 
     @app.get("/users/{login}")
     async def get_user(login: str, request: Request) -> JSONResponse:
-        account = BY_LOGIN.get(login.lower())
+        account = state.account(login)
         return JSONResponse(user_json(account, base(request))) if account else _not_found()
 
     @app.get("/users/{login}/repos")
     async def list_repos(login: str, request: Request) -> JSONResponse:
-        account = BY_LOGIN.get(login.lower())
+        account = state.account(login)
         if account is None:
             return _not_found()
         try:
@@ -286,7 +395,7 @@ def create_app(
 
     @app.get("/repos/{owner}/{repo}/languages")
     async def repo_languages(owner: str, repo: str) -> JSONResponse:
-        account = BY_LOGIN.get(owner.lower())
+        account = state.account(owner)
         found = languages(account, repo) if account else {}
         return JSONResponse(found) if account and (found or _has_repo(account, repo)) else _not_found()
 
@@ -301,7 +410,7 @@ def create_app(
             return JSONResponse(
                 {"errors": [{"message": "The stand-in answers contributionsCollection only"}]}
             )
-        account = BY_LOGIN.get(str(variables.get("login", "")).lower())
+        account = state.account(str(variables.get("login", "")))
         if account is None:
             return JSONResponse(
                 {
@@ -341,27 +450,84 @@ def create_app(
 
     @app.post("/_standin/rate-limit")
     async def exhaust(request: Request) -> Response:
-        """Answer every API call with GitHub's rate-limit 403 for the next `reset_in` seconds."""
+        """Answer API calls with GitHub's rate-limit 403 (X-RateLimit-Remaining: 0) for `reset_in`
+        seconds: every caller's, or only `login`'s; from now, or (`start: "first_call"`) from the
+        first call to `path_prefix`."""
         body = await request.json()
-        state.exhausted_until = time.time() + float(body.get("reset_in", 60))
+        duration = float(body.get("reset_in", 60))
+        starts_now = body.get("start", "now") == "now"
+        until = float(math.ceil(time.time() + duration)) if starts_now else None
+        state.windows.append(_Window(body.get("login"), str(body.get("path_prefix", "")), duration, until))
+        return Response(status_code=204)
+
+    @app.post("/_standin/secondary-limit")
+    async def secondary_limit(request: Request) -> Response:
+        """The next `times` matching calls get a secondary-limit 403 with `Retry-After` (none when null)."""
+        body = await request.json()
+        retry_after = body.get("retry_after", 60)
+        state.secondary.append(
+            _Secondary(
+                body.get("login"),
+                str(body.get("path_prefix", "")),
+                None if retry_after is None else int(retry_after),
+                int(body.get("times", 1)),
+            )
+        )
         return Response(status_code=204)
 
     @app.post("/_standin/fail")
     async def fail(request: Request) -> Response:
+        """The next `times` calls to `path_prefix` (of `login`'s token only, when given) answer `status`."""
         body = await request.json()
         state.failures.append(
-            _Failure(body["path_prefix"], int(body.get("status", 502)), int(body.get("times", 1)))
+            _Failure(
+                body["path_prefix"],
+                int(body.get("status", 502)),
+                int(body.get("times", 1)),
+                body.get("login"),
+            )
         )
         return Response(status_code=204)
 
     @app.post("/_standin/delay")
     async def delay(request: Request) -> Response:
-        state.delay_seconds = float((await request.json()).get("seconds", 0))
+        """Answer calls `seconds` late: every call, or those of `login` and/or under `path_prefix`
+        (a new delay for the same scope replaces the old one; 0 removes it)."""
+        body = await request.json()
+        scope_login, prefix = body.get("login"), str(body.get("path_prefix", ""))
+        state.delays = [d for d in state.delays if (d.login, d.path_prefix) != (scope_login, prefix)]
+        seconds = float(body.get("seconds", 0))
+        if seconds > 0:
+            state.delays.append(_Delay(scope_login, prefix, seconds))
         return Response(status_code=204)
+
+    @app.post("/_standin/accounts", status_code=201)
+    async def add_account(request: Request) -> JSONResponse:
+        """A demo account made (or remade, with new numbers) for one test or benchmark."""
+        body = await request.json()
+        login = str(body["login"])
+        numbers = {
+            k: body[k] for k in ("id", "name", "followers", "following", "repo_count", "topics") if k in body
+        }
+        account = made_account(login, **numbers)
+        state.accounts[login.lower()] = account
+        return JSONResponse({"id": account.id, "login": account.login}, 201)
 
     @app.get("/_standin/calls")
     async def calls() -> JSONResponse:
         return JSONResponse(state.calls)
+
+    @app.get("/_standin/log")
+    async def call_log(login: str | None = None, since: float = 0.0) -> JSONResponse:
+        """Every API call (time, method, path, token's login, status, whether it cost quota,
+        whether it was conditional), optionally only `login`'s and after `since`."""
+        entries = [
+            e
+            for e in state.log
+            if e["t"] >= since and (login is None or (e["login"] or "").lower() == login.lower())
+        ]
+        most = state.most_in_flight.get(login, 0) if login else max(state.most_in_flight.values(), default=0)
+        return JSONResponse({"calls": entries, "most_in_flight": most})
 
     return app
 
