@@ -45,6 +45,12 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/users/{username}/followers", "social", frozenset({"GET"})),
     Route("/api/v1/users/{username}/following", "social", frozenset({"GET"})),
     Route("/api/v1/users/{username}/snippets", "snippets", frozenset({"GET"})),
+    Route("/api/v1/users/{username}/repos", "github", frozenset({"GET"})),
+    Route("/api/v1/users/{username}/languages", "github", frozenset({"GET"})),
+    # Contributions wait on GitHub on a cache miss (a query per year of the range).
+    Route("/api/v1/users/{username}/contributions", "github", frozenset({"GET"}), timeout=30.0),
+    Route("/api/v1/github/sync", "github", frozenset({"POST"})),
+    Route("/api/v1/github/sync/{job_id}", "github", frozenset({"GET"})),
     Route("/api/v1/snippets", "snippets", frozenset({"GET", "POST"})),
     Route("/api/v1/snippets/{id}", "snippets", frozenset({"GET", "PATCH", "DELETE"})),
     Route("/api/v1/snippets/{id}/like", "social", frozenset({"PUT", "DELETE"})),
