@@ -17,7 +17,7 @@ from codegram_devstack.e2e import Member, assert_error, member
 from codegram_devstack.fleet import RunningFleet
 from codegram_kit.db.engine import Database, create_engine, to_async_url
 from codegram_social.feed import TimelineRepository
-from codegram_social.models import timeline
+from codegram_social.models import content, timeline
 
 # Fan-out and the content read model learn from events: moments on a quiet machine, longer on a
 # loaded one; every wait polls until this deadline rather than asserting a time.
@@ -101,8 +101,46 @@ async def _feed_becomes(
     raise AssertionError(f"the feed is {seen}, expected {expected}")
 
 
+async def _poll(read: Callable[[], Any], expected: Any, what: str) -> None:
+    seen = None
+    deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        seen = await read()
+        if seen == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} is {seen}, expected {expected}")
+
+
+async def _timeline_becomes(db: Database, who: Member, expected: list[str]) -> None:
+    """The fan-out's own table holds exactly these items for `who`, newest first (the read
+    leaves out what left it anyway; this shows the timeline itself is kept)."""
+
+    async def read() -> list[str]:
+        async with db.unit_of_work() as session:
+            query = (
+                sa.select(timeline.c.item_id)
+                .where(timeline.c.user_id == uuid.UUID(who.id))
+                .order_by(timeline.c.created_at.desc(), timeline.c.item_id.desc())
+            )
+            return [str(i) for i in (await session.execute(query)).scalars()]
+
+    await _poll(read, expected, f"the timeline of {who.username}")
+
+
+async def _known_to_social(db: Database, ids: list[str]) -> None:
+    """The content read model has these items (a follow backfills from what it has)."""
+
+    async def read() -> int:
+        async with db.unit_of_work() as session:
+            query = sa.select(sa.func.count()).where(content.c.id.in_([uuid.UUID(i) for i in ids]))
+            return int((await session.execute(query)).scalar_one())
+
+    await _poll(read, len(ids), "the number of these items social knows")
+
+
 async def test_a_follow_brings_in_public_items_newest_first_and_never_ones_own(
-    fleet: RunningFleet, gateway: httpx.Client
+    fleet: RunningFleet, gateway: httpx.Client, social_db: Database
 ) -> None:
     reader, bob, carol = (
         await member(fleet, "reader"),
@@ -116,9 +154,11 @@ async def test_a_follow_brings_in_public_items_newest_first_and_never_ones_own(
     _snippet(gateway, reader)  # the reader's own: never in their feed
     assert _ids(_page(gateway, reader)) == []
 
-    # A follow backfills the followee's public items, newest first.
+    # A follow backfills the followee's public items, newest first, into the reader's timeline.
+    await _known_to_social(social_db, [old_snippet, old_doc])
     _follow(gateway, reader, bob)
     await _feed_becomes(gateway, reader, [old_doc, old_snippet])
+    await _timeline_becomes(social_db, reader, [old_doc, old_snippet])
 
     # New public items of the people one follows come in on top; others' and private ones never.
     _follow(gateway, reader, carol)
@@ -128,6 +168,7 @@ async def test_a_follow_brings_in_public_items_newest_first_and_never_ones_own(
     new_snippet = _snippet(gateway, bob)
     _snippet(gateway, reader)
     await _feed_becomes(gateway, reader, [new_snippet, new_doc, old_doc, old_snippet])
+    await _timeline_becomes(social_db, reader, [new_snippet, new_doc, old_doc, old_snippet])
 
     # Each item is the snippet or doc as the lists show it.
     body = _page(gateway, reader)
@@ -165,7 +206,7 @@ async def test_feed_refusals(fleet: RunningFleet, gateway: httpx.Client) -> None
 
 
 async def test_unfollow_delete_and_visibility_changes_take_items_out(
-    fleet: RunningFleet, gateway: httpx.Client
+    fleet: RunningFleet, gateway: httpx.Client, social_db: Database
 ) -> None:
     reader, bob = await member(fleet, "reader"), await member(fleet, "bob")
     _follow(gateway, reader, bob)
@@ -173,14 +214,17 @@ async def test_unfollow_delete_and_visibility_changes_take_items_out(
     second = _snippet(gateway, bob)
     doc = _doc(gateway, bob)
     await _feed_becomes(gateway, reader, [doc, second, first])
+    await _timeline_becomes(social_db, reader, [doc, second, first])
 
     assert gateway.delete(f"/snippets/{second}", headers=bob.auth).status_code == 204
     await _feed_becomes(gateway, reader, [doc, first])
+    await _timeline_becomes(social_db, reader, [doc, first])
 
     for visibility in ("private", "unlisted"):
         resp = gateway.patch(f"/snippets/{first}", headers=bob.auth, json={"visibility": visibility})
         assert resp.status_code == 200, resp.text
         await _feed_becomes(gateway, reader, [doc])
+        await _timeline_becomes(social_db, reader, [doc])
         # Public again: back in its place.
         resp = gateway.patch(f"/snippets/{first}", headers=bob.auth, json={"visibility": "public"})
         assert resp.status_code == 200, resp.text
@@ -192,6 +236,7 @@ async def test_unfollow_delete_and_visibility_changes_take_items_out(
 
     assert gateway.delete(f"/users/{bob.username}/follow", headers=reader.auth).status_code == 204
     await _feed_becomes(gateway, reader, [])
+    await _timeline_becomes(social_db, reader, [])
     # Following again brings the public ones back.
     _follow(gateway, reader, bob)
     await _feed_becomes(gateway, reader, [first])
