@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +29,14 @@ EVENT_TYPE_HEADER = "CodeGram-Event-Type"
 OCCURRED_AT_HEADER = "CodeGram-Occurred-At"
 # Marks a session whose commit wakes the relay (Outbox.committed).
 _WAKES_RELAY = "codegram.outbox.wakes_relay"
+
+# Fault injection for the chaos suite (tests/chaos), read once when a relay is made: the process
+# kills itself with SIGKILL at the first batch that has events, either before publishing it (the
+# change and its outbox rows committed, nothing sent) or after (sent, the rows not yet deleted).
+# Unset, the seams stay the no-ops below.
+FAULT_SETTING = "CODEGRAM_OUTBOX_FAULT"
+KILL_BEFORE_PUBLISH = "kill-before-publish"
+KILL_AFTER_PUBLISH = "kill-after-publish"
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -136,6 +146,13 @@ class OutboxRelay:
         # Outbox.committed of this process; the poll stays the fallback (rows left by a crash).
         self.wake = wake
         self._stopping = asyncio.Event()
+        fault = os.environ.get(FAULT_SETTING, "")
+        if fault == KILL_BEFORE_PUBLISH:
+            self._before_publish = _kill_self  # type: ignore[method-assign]
+        elif fault == KILL_AFTER_PUBLISH:
+            self._after_publish = _kill_self  # type: ignore[method-assign]
+        elif fault:
+            raise ValueError(f"{FAULT_SETTING} must be {KILL_BEFORE_PUBLISH} or {KILL_AFTER_PUBLISH}")
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events went out."""
@@ -152,12 +169,16 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
                 return 0
+            await self._before_publish()
             for row in rows:
                 await self.js.publish(row.subject, bytes(row.payload), headers=dict(row.headers))
             await self._after_publish()
             await session.execute(sa.delete(t).where(t.c.position.in_([r.position for r in rows])))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _before_publish(self) -> None:
+        """A seam between locking committed rows and publishing them (the chaos suite crashes here)."""
 
     async def _after_publish(self) -> None:
         """A seam between publishing and committing the bookkeeping (tests crash here)."""
@@ -207,3 +228,9 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+async def _kill_self() -> None:
+    """A crash at this very point: no shutdown, no flush, no rollback but the database's own."""
+    log.warning("outbox fault injected: killing the process", extra={"fault": os.environ[FAULT_SETTING]})
+    os.kill(os.getpid(), signal.SIGKILL)
