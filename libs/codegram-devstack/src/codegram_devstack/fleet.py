@@ -130,6 +130,23 @@ class Fleet:
     def engine(self, name: str) -> engines.Engine:
         return next(e for e in self.engines if e.name == name)
 
+    def restart_engine(self, name: str) -> engines.Engine:
+        """Start an engine again on its own port and data, stopping it first if it still runs
+        (outage tests stop or kill one, then bring it back where the processes expect it)."""
+        index = next(i for i, e in enumerate(self.engines) if e.name == name)
+        engine = self.engines[index]
+        engine.stop()
+        assert engine.log_file is not None
+        data_dir = engine.log_file.parent
+        if name == "postgres":
+            restarted = engines.start_postgres(data_dir, engine.port, durable=self.durable)
+        elif name == "nats":
+            restarted = engines.start_nats(data_dir, engine.port)
+        else:
+            restarted = engines.start_redis(data_dir, engine.port)
+        self.engines[index] = restarted
+        return restarted
+
     def stop_engines(self) -> None:
         for engine in reversed(self.engines):
             engine.stop()
@@ -297,6 +314,19 @@ class RunningFleet:
             running.stop()
             raise
         return running
+
+    def launch(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start one of the fleet's processes again from its spec (same ports, same log), with
+        `env` on top, without waiting for it; the previous one must be gone."""
+        previous = self.processes.get(name)
+        if previous is not None and previous.poll() is None:
+            raise RuntimeError(f"{name} still runs (pid {previous.pid})")
+        spec = next(s for s in self.fleet.process_specs() if s.name == name)
+        with self.logs[name].open("ab") as out:
+            self.processes[name] = subprocess.Popen(
+                spec.command, env={**spec.env, **env}, stdout=out, stderr=subprocess.STDOUT
+            )
+        return self.processes[name]
 
     def _exit_reason(self, name: str) -> str | None:
         proc = self.processes[name]
