@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codegram_kit.runtime.context import current_request_id
@@ -145,6 +146,14 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_away(_: Request, exc: OperationalError | InterfaceError) -> JSONResponse:
+        # The database refused, dropped or restarted under the request (a pool's stale connection
+        # is found only by using it): the service is unavailable for a moment, not broken.
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+        return error_response(503, "SERVICE_UNAVAILABLE", "service unavailable", headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
