@@ -86,6 +86,13 @@ bench-gateway: venv
 bench-content: venv
 	$(PY) bench/content/run.py
 
+# The chaos suite (tests/chaos, outside `make test`): one fault at a time under a steady write
+# load on a fleet of its own, then nothing lost, nothing doubled, no 500, refusals fast 503s.
+# A few minutes; writes bench/results/chaos-<date>.md. CI runs it after `make test`.
+.PHONY: chaos
+chaos: venv
+	CODEGRAM_CHAOS=1 $(VENV)/bin/pytest tests/chaos -q -p no:warnings
+
 token: venv
 	@$(VENV)/bin/codegram-dev token $(USER_NAME)
 
