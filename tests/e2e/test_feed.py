@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from codegram_devstack.e2e import Member, assert_error, member
 from codegram_devstack.fleet import RunningFleet
 from codegram_kit.db.engine import Database, create_engine, to_async_url
-from codegram_social.feed import TimelineRepository
+from codegram_social.feed import trim_batch
 from codegram_social.models import content, timeline
 
 # Fan-out and the content read model learn from events: moments on a quiet machine, longer on a
@@ -292,11 +292,10 @@ async def test_a_capped_timeline_still_pages_through_everything(
             return int((await session.execute(count)).scalar_one())
 
     assert await timeline_size() == 9
-    # The trim the periodic sweep does, with a cap of 4: the rest is read past the timeline's end.
-    async with social_db.unit_of_work() as session:
-        timelines = TimelineRepository(session)
-        assert reader_id in await timelines.users_after(uuid.UUID(int=reader_id.int - 1), 1)
-        await timelines.trim_users([reader_id], 4)
+    # The periodic sweep's run, with a cap of 4, over this one user (the sweep starts after the
+    # id it is given): the rest is read past the timeline's end.
+    just_before = uuid.UUID(int=reader_id.int - 1)
+    assert await trim_batch(social_db, 4, just_before, batch=1) == reader_id
     assert await timeline_size() == 4
     for limit in (1, 2, 3, 4, 5, 100):
         assert _everything(gateway, reader, limit) == newest_first, limit

@@ -115,6 +115,10 @@ _CONTENT_KEY = _row_key(content, "created_at", "id")
 _PUBLIC = sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted))
 
 
+def _at(position: Position) -> sa.Tuple:
+    return sa.tuple_(sa.literal(position[0], sa.DateTime(timezone=True)), sa.literal(position[1], sa.Uuid))
+
+
 def _entries(rows: Any) -> list[FeedEntry]:
     return [FeedEntry(r.kind, r.id, r.author_id, r.created_at) for r in rows]
 
@@ -137,8 +141,7 @@ class TimelineRepository:
         has_any = sa.exists().where(mine.c.user_id == follows.c.follower_id)
         reaches_it = sa.exists().where(
             mine.c.user_id == follows.c.follower_id,
-            sa.tuple_(mine.c.created_at, mine.c.item_id)
-            <= sa.tuple_(sa.literal(entry.created_at), sa.literal(entry.id)),
+            sa.tuple_(mine.c.created_at, mine.c.item_id) <= _at(entry.position),
         )
         rows = sa.select(
             follows.c.follower_id,
@@ -199,7 +202,7 @@ class TimelineRepository:
                 .where(
                     content.c.author_id == author_id,
                     _PUBLIC,
-                    sa.tuple_(*oldest) <= _CONTENT_KEY,
+                    _at(oldest) <= _CONTENT_KEY,
                     still_follows,
                 )
                 .order_by(content.c.created_at.desc(), content.c.id.desc())
@@ -279,7 +282,7 @@ class TimelineRepository:
             .limit(limit)
         )
         if before is not None:
-            per_author = per_author.where(sa.tuple_(*before) > _CONTENT_KEY)
+            per_author = per_author.where(_at(before) > _CONTENT_KEY)
         recent = per_author.lateral("recent")
         return (
             sa.select(
@@ -313,7 +316,7 @@ class TimelineRepository:
             .limit(limit)
         )
         if before is not None:
-            query = query.where(sa.tuple_(*before) > _TIMELINE_KEY)
+            query = query.where(_at(before) > _TIMELINE_KEY)
         return _entries((await self.session.execute(query)).all())
 
     async def from_followees(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
