@@ -27,7 +27,20 @@ def test_from_after_to_and_over_five_years_are_refused() -> None:
         date(2020, 1, 2),
         date(2025, 1, 1),
     )
-    assert contribution_range(date(2024, 2, 29), date(2029, 2, 27), TODAY)[0] == date(2024, 2, 29)
+    assert contribution_range(date(2020, 2, 29), date(2025, 2, 27), TODAY)[0] == date(2020, 2, 29)
+    with pytest.raises(ValidationFailed):
+        contribution_range(date(2020, 2, 29), date(2025, 2, 28), TODAY)
+
+
+def test_days_github_cannot_have_are_refused() -> None:
+    for start, end in (
+        (date(2007, 12, 31), None),
+        (None, TODAY + timedelta(days=2)),
+        (date(9999, 12, 31), None),
+    ):
+        with pytest.raises(ValidationFailed):
+            contribution_range(start, end, TODAY)
+    assert contribution_range(None, TODAY + timedelta(days=1), TODAY)[1] == TODAY + timedelta(days=1)
 
 
 def test_chunks_span_at_most_a_year_and_cover_the_range_once() -> None:

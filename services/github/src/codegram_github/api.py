@@ -175,12 +175,13 @@ async def languages(username: Username, showcase: Showcases) -> list[LanguageRea
     response_model=ContributionsRead,
     summary="A user's GitHub contribution calendar",
     description=(
-        "Days from `from` to `to` (dates, inclusive); by default the last 365 days. A range may span "
-        "at most five years. Cached: repeated calls do not reach GitHub."
+        "Days from `from` to `to` (dates, inclusive, from 2008-01-01 to tomorrow); by default the "
+        "last 365 days. A range may span at most five years. Cached: repeated calls do not reach "
+        "GitHub."
     ),
     responses=_errors(
         **{
-            "400": "A bad date, `from` after `to`, or a range over five years",
+            "400": "A bad date or one out of range, `from` after `to`, or a range over five years",
             "401": UNAUTHORIZED,
             "404": "No user with this username, or one who never signed in to CodeGram",
             "502": "GitHub failed",

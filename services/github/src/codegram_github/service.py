@@ -364,6 +364,11 @@ class LanguageShare:
     repos: int
 
 
+def _bigint(value: Any) -> bool:
+    """A value a cursor may carry into a BIGINT comparison (anything else is a 400, not a 500)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
 def _repo_cursor(repo: Repo, sort: RepoSort) -> str:
     key: Any = repo.stars if sort == "stars" else (repo.pushed_at or EPOCH).isoformat()
     return encode_cursor({"s": sort, "k": key, "i": repo.github_id})
@@ -377,10 +382,10 @@ def _repo_position(cursor: str | None, sort: RepoSort) -> tuple[Any, int] | None
         "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
     )
     key, github_id = position["k"], position["i"]
-    if position["s"] != sort or not isinstance(github_id, int) or isinstance(github_id, bool):
+    if position["s"] != sort or not _bigint(github_id):
         raise bad
     if sort == "stars":
-        if not isinstance(key, int) or isinstance(key, bool):
+        if not _bigint(key):
             raise bad
         return key, github_id
     try:
@@ -440,9 +445,20 @@ MAX_YEARS = 5
 DEFAULT_DAYS = 365
 
 
+# GitHub began in 2008; a day after today allows for the time zones ahead of UTC.
+EARLIEST = date(2008, 1, 1)
+
+
 def contribution_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
-    """The days asked for: the last 365 days by default; `from` after `to`, or more than five years,
-    is a 400."""
+    """The days asked for: the last 365 days by default; `from` after `to`, more than five years,
+    or a day before 2008 or after tomorrow is a 400."""
+    latest = today + timedelta(days=1)
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not EARLIEST <= value <= latest:
+            raise ValidationFailed(
+                f"{name} is out of range",
+                [{"field": name, "in": "query", "message": f"must be from {EARLIEST} to {latest}"}],
+            )
     end = end or (min(today, start + timedelta(days=DEFAULT_DAYS - 1)) if start else today)
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
