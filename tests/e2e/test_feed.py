@@ -21,7 +21,7 @@ from codegram_social.models import content, timeline
 
 # Fan-out and the content read model learn from events: moments on a quiet machine, longer on a
 # loaded one; every wait polls until this deadline rather than asserting a time.
-DEADLINE_SECONDS = 20.0
+DEADLINE_SECONDS = 30.0
 
 
 @pytest.fixture

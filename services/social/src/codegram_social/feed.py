@@ -12,7 +12,7 @@ positions on (created_at, id), so items added while someone pages land before th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,10 +30,9 @@ from codegram_kit.web.errors import ValidationFailed
 from codegram_kit.web.pagination import decode_cursor, encode_cursor
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
 from codegram_social.config import SocialSettings
+from codegram_social.content import CONTENT_EVENTS, facts_of_event
 from codegram_social.models import content, follows, timeline
 
-SNIPPET_EVENTS = [f"codegram.snippets.snippet.{verb}" for verb in ("created", "updated", "deleted")]
-DOC_EVENTS = [f"codegram.docs.doc.{verb}" for verb in ("created", "updated", "deleted")]
 FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
 # How often each process sweeps timelines back to the cap, and how many users one run visits.
 TRIM_INTERVAL_SECONDS = 30.0
@@ -69,49 +68,24 @@ class ItemEvent:
     updated_at: datetime
 
 
-def _time(ts: Any) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
-
-
 def item_event(subject: str, data: bytes) -> ItemEvent:
     """The facts of a `codegram.snippets.snippet.*` or `codegram.docs.doc.*` event."""
-    _, service, _, verb = subject.split(".")
-    if service == "snippets":
-        kind = "snippet"
-        snippet_types = {
-            "created": snippets_pb2.SnippetCreated,
-            "updated": snippets_pb2.SnippetUpdated,
-            "deleted": snippets_pb2.SnippetDeleted,
-        }
-        message: Any = snippet_types[verb].FromString(data)
-        facts: Any = message.snippet
-        item_id = facts.snippet_id
-    else:
-        kind = "doc"
-        doc_types = {
-            "created": docs_pb2.DocCreated,
-            "updated": docs_pb2.DocUpdated,
-            "deleted": docs_pb2.DocDeleted,
-        }
-        message = doc_types[verb].FromString(data)
-        facts = message.doc
-        item_id = facts.doc_id
-    previous = message.previous_visibility if verb == "updated" else ""
+    facts, verb = facts_of_event(subject, data)
+    previous = ""
+    if verb == "updated":
+        updated = snippets_pb2.SnippetUpdated if facts.kind == "snippet" else docs_pb2.DocUpdated
+        previous = updated.FromString(data).previous_visibility
     return ItemEvent(
         verb=verb,
-        entry=FeedEntry(kind, UUID(item_id), UUID(facts.author_id), _time(facts.created_at)),
+        entry=FeedEntry(facts.kind, facts.id, facts.author_id, facts.created_at),
         visibility=facts.visibility,
         previous_visibility=previous,
-        updated_at=_time(facts.updated_at),
+        updated_at=facts.updated_at,
     )
 
 
-def _row_key(table: sa.Table, created: str, ident: str) -> sa.Tuple:
-    return sa.tuple_(table.c[created], table.c[ident])
-
-
-_TIMELINE_KEY = _row_key(timeline, "created_at", "item_id")
-_CONTENT_KEY = _row_key(content, "created_at", "id")
+_TIMELINE_KEY = sa.tuple_(timeline.c.created_at, timeline.c.item_id)
+_CONTENT_KEY = sa.tuple_(content.c.created_at, content.c.id)
 _PUBLIC = sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted))
 
 
@@ -368,7 +342,7 @@ def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
     return IdempotentConsumer(
         service="social",
         name="feed-fanout",
-        subjects=SNIPPET_EVENTS + DOC_EVENTS + FOLLOW_EVENTS,
+        subjects=CONTENT_EVENTS + FOLLOW_EVENTS,
         db=runtime.db,
         processed_table=runtime.processed_table,
         js=runtime.js,

@@ -103,20 +103,22 @@ class FeedService:
             page = found[:limit]
             counts, liked = await _social_facts(session, user_id, page)
         next_cursor = encode_position(page[-1]) if len(found) > limit else None
-        # The content services' own word on each item, read outside any transaction: one that was
-        # deleted or left public a moment ago (its removal still on the way) is left out.
-        snippets, docs = await asyncio.gather(
+        # The content services' own word on each item, read outside any transaction (one deleted
+        # or no longer public a moment ago, its removal still on the way, is left out), and the
+        # authors, all at once: the timeline already names each item's author.
+        snippets, docs, authors = await asyncio.gather(
             self._snippets([e.id for e in page if e.kind == "snippet"]),
             self._docs([e.id for e in page if e.kind == "doc"]),
+            authors_of(self.authors, {e.author_id for e in page}),
         )
         shown = [
             e
             for e in page
             if (item := (snippets if e.kind == "snippet" else docs).get(e.id)) is not None
             and item.visibility == "public"
-            and item.author_id != str(user_id)
+            and item.author_id == str(e.author_id)
+            and e.author_id != user_id
         ]
-        authors = await authors_of(self.authors, {e.author_id for e in shown})
         entries: list[FeedSnippetEntry | FeedDocEntry] = []
         for e in shown:
             author = authors[e.author_id]
