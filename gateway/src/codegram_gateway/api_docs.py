@@ -15,9 +15,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from codegram_kit.web.openapi import add_components, add_errors, describe_routes, operations
+
 log = logging.getLogger("codegram.gateway.docs")
 
-PUBLIC_PREFIXES = ("/api/v1/", "/.well-known/")
+API_PREFIX = "/api/v1/"
+PUBLIC_PREFIXES = (API_PREFIX, "/.well-known/")
 ASSETS = "/docs/assets"
 DESCRIPTION = """The public API of CodeGram. JSON in and out; errors use one envelope
 `{"error": {"code", "message", "details"}, "request_id"}`; lists are cursor-paginated
@@ -49,7 +52,9 @@ class MergedOpenAPI:
         schemas: dict[str, Any] = {}
         missing = []
         if self.own is not None:
-            specs = [*specs, get_openapi(title="gateway", version="1", routes=self.own.routes)]
+            own = get_openapi(title="gateway", version="1", routes=self.own.routes)
+            specs = [*specs, describe_routes(own, self.own.routes)]
+        proxied: set[str] = set()
         for service, spec in zip([*self.base_urls, "gateway"], specs, strict=False):
             if spec is None:
                 missing.append(service)
@@ -57,16 +62,17 @@ class MergedOpenAPI:
             for path, item in spec.get("paths", {}).items():
                 if path.startswith(PUBLIC_PREFIXES):
                     paths[path] = item
+                    if service != "gateway":
+                        proxied.add(path)
             schemas.update(spec.get("components", {}).get("schemas", {}))
         document: dict[str, Any] = {
             "openapi": "3.1.0",
             "info": {"title": "CodeGram API", "version": "1.0.0", "description": DESCRIPTION},
             "paths": dict(sorted(paths.items())),
-            "components": {
-                "schemas": schemas,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            },
+            "components": {"schemas": schemas},
         }
+        share_filters(document)
+        add_edge_statuses(document, proxied)
         if missing:
             # Serve what answered; the next request after the cache expires tries again.
             document["info"]["x-unavailable-services"] = missing
@@ -81,6 +87,40 @@ class MergedOpenAPI:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("openapi of a service unavailable", extra={"service": service, "error": repr(exc)})
         return None
+
+
+SEARCH = "/api/v1/search"
+SNIPPETS = "/api/v1/snippets"
+
+
+def share_filters(document: dict[str, Any]) -> None:
+    """Search passes `language` and `tag` on to the content services, which decide what they accept:
+    the search documents the snippets list's rules for them (one list of language names)."""
+    paths = document["paths"]
+    if SEARCH not in paths or SNIPPETS not in paths:
+        return
+    rules = {p["name"]: p["schema"] for p in paths[SNIPPETS]["get"].get("parameters", [])}
+    for parameter in paths[SEARCH]["get"].get("parameters", []):
+        if parameter["name"] in ("language", "tag") and parameter["name"] in rules:
+            parameter["schema"] = rules[parameter["name"]]
+
+
+def add_edge_statuses(document: dict[str, Any], proxied: set[str]) -> None:
+    """What the gateway itself can answer before or instead of a service (edge.py): under /api/v1 a
+    401 for any token that fails verification (even where none is needed), a 429 past the rate
+    limit and a 413 for a body over the limit; for a proxied path, 502, 503 and 504 when its service
+    fails, is down (or its circuit open) or is too slow."""
+    for path, _method, operation in operations(document):
+        statuses: list[int] = []
+        if path.startswith(API_PREFIX):
+            statuses += [401, 429]
+            if "requestBody" in operation:
+                statuses.append(413)
+        if path in proxied:
+            statuses += [502, 503, 504]
+        add_errors(operation, statuses)
+        operation["responses"] = dict(sorted(operation["responses"].items()))
+    add_components(document)
 
 
 def install_api_docs(app: FastAPI, merged: MergedOpenAPI, session_factory: Any) -> None:

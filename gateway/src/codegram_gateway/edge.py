@@ -203,11 +203,15 @@ class ApiEdge:
         return await self.limiter.check("ip", client_ip(scope, self.trusted), self.limits.anonymous)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route, path_known = self.table.match(scope["method"], scope["path"])
+        route, allowed = self.table.match(scope["method"], scope["path"])
         scope["route"] = route  # labels the request's metrics with its pattern, not its path
         if route is None:
-            if path_known:
-                await _error(scope, receive, send, 405, "METHOD_NOT_ALLOWED", "method not allowed")
+            if allowed:
+                # RFC 9110 15.5.6: a 405 lists the methods the target answers.
+                allow = {"Allow": ", ".join(sorted(allowed))}
+                await error_response(405, "METHOD_NOT_ALLOWED", "method not allowed", headers=allow)(
+                    scope, receive, send
+                )
             else:
                 await _error(scope, receive, send, 404, "NOT_FOUND", "not found")
         elif route.websocket:

@@ -76,15 +76,15 @@ class RouteTable:
     def __init__(self, routes: tuple[Route, ...] = ROUTES) -> None:
         self._compiled = [(r, r.compile()) for r in routes]
 
-    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
-        """The route for a request, and whether the path exists under another method."""
-        path_known = False
+    def match(self, method: str, path: str) -> tuple[Route | None, frozenset[str]]:
+        """The route for a request, and the methods the path answers (its 405's `Allow`)."""
+        allowed: set[str] = set()
         for route, regex in self._compiled:
             if regex.match(path):
                 if method in route.methods:
-                    return route, True
-                path_known = True
-        return None, path_known
+                    return route, route.methods
+                allowed |= route.methods
+        return None, frozenset(allowed)
 
 
 # Served at the gateway's root rather than under /api/v1.

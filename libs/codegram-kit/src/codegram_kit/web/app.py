@@ -21,6 +21,7 @@ from codegram_kit.runtime.readiness import evaluate as evaluate_readiness
 from codegram_kit.runtime.tracing import extract
 from codegram_kit.web.errors import error_response, install_error_handlers
 from codegram_kit.web.input_guard import NulGuardMiddleware
+from codegram_kit.web.openapi import install_openapi
 
 log = logging.getLogger("codegram.http")
 
@@ -143,6 +144,7 @@ def create_app(
         openapi_url=openapi_url,
     )
     install_error_handlers(app)
+    install_openapi(app)
     add_operational_routes(app, readiness if readiness is not None else {})
     # Innermost, so a caller's body limit runs before the guard reads a body whole.
     app.add_middleware(NulGuardMiddleware)
