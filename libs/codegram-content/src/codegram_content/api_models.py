@@ -3,10 +3,20 @@ the fields every item carries, and the internal search answer the gateway merges
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    StringConstraints,
+)
+from pydantic_core import CoreSchema, core_schema
 
 from codegram_clients.users import Author, AuthorSummary
 
@@ -27,18 +37,33 @@ def no_nul(value: str) -> str:
     return value
 
 
-def within_bytes(max_bytes: int) -> AfterValidator:
-    """A snippet's code or a doc's markdown: not blank, no NUL, at most `max_bytes` in UTF-8."""
+@dataclass(frozen=True, slots=True)
+class within_bytes:
+    """A snippet's code or a doc's markdown: not blank, no NUL, at most `max_bytes` in UTF-8. The
+    schema says what JSON Schema can: at most that many characters, one of them not whitespace;
+    the byte limit is in the description."""
 
-    def check(value: str) -> str:
+    max_bytes: int
+
+    def check(self, value: str) -> str:
         no_nul(value)
         if not value.strip():
             raise ValueError("must not be empty")
-        if len(value.encode()) > max_bytes:
-            raise ValueError(f"must be at most {max_bytes // 1024} KiB")
+        if len(value.encode()) > self.max_bytes:
+            raise ValueError(f"must be at most {self.max_bytes // 1024} KiB")
         return value
 
-    return AfterValidator(check)
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        json_schema = handler(schema)
+        json_schema.update(
+            maxLength=self.max_bytes,
+            pattern=r"\S",
+            description=f"Not blank; at most {self.max_bytes // 1024} KiB as UTF-8.",
+        )
+        return json_schema
 
 
 # Bodies keep their whitespace: a first line's indentation is part of code, and of markdown too

@@ -20,6 +20,7 @@ from codegram_content.items import Authored, SearchHit
 from codegram_content.query_params import Cursor, Limit, SearchQuery, viewer_id
 from codegram_content.use_cases import ContentService
 from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.openapi import error_responses
 from codegram_kit.web.pagination import DEFAULT_LIMIT, Page
 from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import etag_json, page_response
@@ -200,6 +201,20 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         return kind.results_schema(data=[hit(h) for h in hits])
 
     item_path = f"/{plural}/{{{noun}_id}}"
+    id_param = f"{noun}_id"
+    # OpenAPI links: the id a create answers is the one to read, change and delete (clients and
+    # API fuzzers follow them from one call to the next).
+    pointer = "#/paths/" + f"{router.prefix}{item_path}".replace("~", "~0").replace("/", "~1")
+    links = {
+        f"{verb}{noun.capitalize()}": {
+            "operationRef": f"{pointer}/{method}",
+            "parameters": {id_param: "$response.body#/id"},
+        }
+        for verb, method in (("Get", "get"), ("Update", "patch"), ("Delete", "delete"))
+    }
+    hidden = error_responses(404, s404=f"No such {noun}, or one the caller may not see.")
+    author_only = error_responses(403, 404, s403=f"Only its author may change a {noun} (one others may see).")
+    unknown_user = error_responses(404, s404="No user with that username.")
     router.add_api_route(
         f"/{plural}",
         create,
@@ -207,6 +222,18 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         name=f"create_{noun}",
         status_code=201,
         response_model=Read,
+        responses={
+            201: {
+                "links": links,
+                "headers": {
+                    "Location": {
+                        "description": f"The new {noun}'s address.",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                },
+            }
+        },
         summary=kind.create_text.summary,
         description=kind.create_text.description,
     )
@@ -216,11 +243,18 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         methods=["GET"],
         name=f"list_{plural}",
         response_model=Page[kind.list_item_schema],  # type: ignore[name-defined]
+        responses=error_responses(404, s404="`author` names no user."),
         summary=kind.list_text.summary,
         description=kind.list_text.description,
     )
     router.add_api_route(
-        item_path, get, methods=["GET"], name=f"get_{noun}", response_model=Read, summary=f"One {noun}"
+        item_path,
+        get,
+        methods=["GET"],
+        name=f"get_{noun}",
+        response_model=Read,
+        responses=hidden,
+        summary=f"One {noun}",
     )
     router.add_api_route(
         item_path,
@@ -228,6 +262,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         methods=["PATCH"],
         name=f"update_{noun}",
         response_model=Read,
+        responses=author_only,
         summary=f"Change your {noun}",
         description=kind.update_description,
     )
@@ -237,6 +272,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         methods=["DELETE"],
         name=f"delete_{noun}",
         status_code=204,
+        responses=author_only,
         summary=f"Delete your {noun}",
     )
     router.add_api_route(
@@ -245,6 +281,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         methods=["GET"],
         name=f"list_user_{plural}",
         response_model=Page[kind.list_item_schema],  # type: ignore[name-defined]
+        responses=unknown_user,
         summary=f"A user's {plural}, newest first",
         description=f"The author sees all of their own {plural}, unlisted and private ones included; "
         "everyone else sees the public ones.",

@@ -6,12 +6,16 @@ from typing import Annotated
 
 from fastapi import Query
 
+from codegram_content.tags import MAX_TAGS, TagInput
 from codegram_kit.web.pagination import MAX_LIMIT
 from codegram_kit.web.principal import OptionalPrincipal
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]
-TagParams = Annotated[list[str], Query(max_length=100, description="Repeatable; all must match.")]
+TagParams = Annotated[
+    list[TagInput],
+    Query(max_length=MAX_TAGS, description=f"Repeatable (up to {MAX_TAGS}); all must match."),
+]
 # The gateway's /api/v1/search refuses longer queries too.
 MAX_QUERY_CHARS = 500
 SearchQuery = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]

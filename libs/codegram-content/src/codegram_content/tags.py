@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from codegram_kit.web.errors import ValidationFailed
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
 _TAG = re.compile(r"[a-z0-9+#.-]+")
+# A tag as a client may send it: the characters above in either case, with ASCII whitespace around
+# (trimmed). The request models publish and check this same pattern, so the OpenAPI says exactly
+# what is accepted.
+TAG_INPUT_PATTERN = r"^[ \t\n\r\f\v]*[A-Za-z0-9+#.-]{1,30}[ \t\n\r\f\v]*$"
+TagInput = Annotated[str, StringConstraints(pattern=TAG_INPUT_PATTERN)]
 
 
 def normalise_tags(raw: list[str]) -> list[str]:
@@ -38,7 +43,13 @@ def tag_filter(raw: list[str]) -> list[str]:
         raise ValidationFailed(str(exc), [{"field": "tag", "in": "query", "message": str(exc)}]) from exc
 
 
-# A request body's `tags`: bounded before normalising (50 spellings of at most 100 characters).
+# A request body's `tags`: at most 10 as sent, each as TAG_INPUT_PATTERN says, then normalised.
 Tags = Annotated[
-    list[Annotated[str, Field(max_length=100)]], Field(max_length=50), AfterValidator(normalise_tags)
+    list[TagInput],
+    Field(
+        max_length=MAX_TAGS,
+        description=f"At most {MAX_TAGS}, each 1..{MAX_TAG_LENGTH} of `a-z 0-9 + # . -` (upper case is "
+        "lowered, surrounding whitespace trimmed, duplicates dropped).",
+    ),
+    AfterValidator(normalise_tags),
 ]

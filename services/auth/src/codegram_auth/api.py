@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
+from codegram_auth.config import AuthSettings
 from codegram_auth.domain import TokenPair
 from codegram_auth.schemas import AuthorizeRead, CallbackBody, RefreshBody, TokenRead
 from codegram_auth.service import AuthService, auth_service
 from codegram_kit.web.errors import error_response
+from codegram_kit.web.openapi import error_responses
 from codegram_kit.web.principal import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -35,13 +37,55 @@ def _tokens(pair: TokenPair) -> TokenRead:
     )
 
 
-@router.get("/auth/github/authorize", response_model=AuthorizeRead, summary="Start signing in with GitHub")
-async def authorize(auth: Auth, redirect_uri: Annotated[str, Query(max_length=2048)]) -> AuthorizeRead:
+# The sign-in state lives in Redis: without it, sign-in answers 503 with Retry-After.
+_STATE_STORE = error_responses(503, s503="`SERVICE_UNAVAILABLE`: the sign-in state store is unavailable.")
+
+
+@router.get(
+    "/auth/github/authorize",
+    response_model=AuthorizeRead,
+    responses=_STATE_STORE,
+    summary="Start signing in with GitHub",
+)
+async def authorize(
+    auth: Auth,
+    redirect_uri: Annotated[
+        str, Query(max_length=2048, description="One of the configured redirect URIs (the enum).")
+    ],
+) -> AuthorizeRead:
     url, state = await auth.authorize(redirect_uri)
     return AuthorizeRead(authorize_url=url, state=state)
 
 
-@router.post("/auth/github/callback", response_model=TokenRead, summary="Finish signing in with GitHub")
+def _publish_redirect_uris(operation: dict[str, Any], app: FastAPI | None) -> None:
+    """The allowlist is configuration (AUTH_REDIRECT_URIS): the running service documents its own."""
+    settings = getattr(getattr(app, "state", None), "runtime", None)
+    settings = getattr(settings, "settings", None)
+    if not isinstance(settings, AuthSettings):
+        return
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "redirect_uri":
+            parameter["schema"]["enum"] = sorted(settings.redirect_uris)
+
+
+authorize.refine_openapi = _publish_redirect_uris  # type: ignore[attr-defined]
+
+
+@router.post(
+    "/auth/github/callback",
+    response_model=TokenRead,
+    responses={
+        **error_responses(
+            400,
+            401,
+            s400="`VALIDATION_ERROR`: a bad body, or a `state` that is unknown, already used or expired "
+            "(the state must come from `authorize`, which the schema cannot say).",
+            s401="`UNAUTHORIZED`: GitHub refused the code.",
+        ),
+        **_STATE_STORE,
+    },
+    summary="Finish signing in with GitHub",
+)
 async def callback(body: CallbackBody, auth: Auth) -> TokenRead:
     return _tokens(await auth.callback(body.code, body.state))
 
@@ -50,6 +94,11 @@ async def callback(body: CallbackBody, auth: Auth) -> TokenRead:
     "/auth/refresh",
     response_model=TokenRead,
     response_model_exclude_none=True,
+    responses=error_responses(
+        401,
+        s401="`UNAUTHORIZED`: an unknown, expired or revoked refresh token (a reused one revokes its "
+        "whole family).",
+    ),
     summary="Rotate a refresh token for a new pair",
 )
 async def refresh(body: RefreshBody, auth: Auth) -> Response | TokenRead:

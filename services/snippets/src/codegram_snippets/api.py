@@ -20,6 +20,7 @@ from codegram_snippets import languages
 from codegram_snippets.domain import Snippet, code_preview
 from codegram_snippets.repository import ListFilters
 from codegram_snippets.schemas import (
+    LanguageName,
     SnippetCreate,
     SnippetListItem,
     SnippetRead,
@@ -44,7 +45,7 @@ def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
 
 
 def snippet_filters(
-    language: Annotated[str | None, Query(max_length=40)] = None,
+    language: Annotated[LanguageName | None, Query(description="A language name or alias, any case.")] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> ListFilters:
     found = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from codegram_content.api_models import (
     KEEP_WHITESPACE,
@@ -25,6 +25,21 @@ from codegram_snippets import languages
 from codegram_snippets.domain import MAX_CODE_BYTES
 
 
+def _any_case(name: str) -> str:
+    # Classes rather than escapes for + # -: the same meaning in every regex dialect.
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c if c.isdigit() else f"[{c}]" for c in name)
+
+
+# Every name `languages.canonical` knows, in any case, with ASCII whitespace around: checked before
+# mapping and published as the field's pattern, so the OpenAPI lists exactly what is accepted.
+LANGUAGE_PATTERN = (
+    r"^[ \t\n\r\f\v]*(?:"
+    + "|".join(_any_case(n) for n in sorted({*languages.CANONICAL, *languages.ALIASES}))
+    + r")[ \t\n\r\f\v]*$"
+)
+LanguageName = Annotated[str, StringConstraints(max_length=40, pattern=LANGUAGE_PATTERN)]
+
+
 def _language(value: str | None) -> str | None:
     if value is None:
         return None
@@ -35,7 +50,7 @@ def _language(value: str | None) -> str | None:
 
 
 Code = Annotated[str, KEEP_WHITESPACE, within_bytes(MAX_CODE_BYTES)]
-Language = Annotated[str | None, Field(max_length=40), AfterValidator(_language)]
+Language = Annotated[LanguageName | None, AfterValidator(_language)]
 
 
 class SnippetCreate(StrictModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from codegram_clients.social import FollowLookup
 from codegram_kit.runtime.definition import ServiceRuntime
+from codegram_kit.web.openapi import error_responses
 from codegram_kit.web.pagination import MAX_LIMIT, Page
 from codegram_kit.web.principal import CurrentPrincipal, OptionalPrincipal
 from codegram_kit.web.responses import etag_json, page_response
@@ -89,12 +90,18 @@ def _public_fields(user: User) -> dict:
     }
 
 
-@router.get("/users/me", response_model=UserMe, summary="Your own profile, with private fields")
+# A token can outlive its user's record; the profile is then not there.
+_GONE = error_responses(404, s404="The token's user no longer exists.")
+
+
+@router.get(
+    "/users/me", response_model=UserMe, responses=_GONE, summary="Your own profile, with private fields"
+)
 async def get_me(principal: CurrentPrincipal, users: Users) -> UserMe:
     return to_me(await users.get(principal.user_id))
 
 
-@router.patch("/users/me", response_model=UserMe, summary="Update your profile")
+@router.patch("/users/me", response_model=UserMe, responses=_GONE, summary="Update your profile")
 async def patch_me(body: UserUpdate, principal: CurrentPrincipal, users: Users) -> UserMe:
     user = await users.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
     return to_me(user)
@@ -115,7 +122,12 @@ async def search_users(
     return page_response(request, shown, limit, next_cursor)
 
 
-@router.get("/users/{username}", response_model=UserRead, summary="A user's public profile")
+@router.get(
+    "/users/{username}",
+    response_model=UserRead,
+    responses=error_responses(404, s404="No user with that username."),
+    summary="A user's public profile",
+)
 async def get_user(
     request: Request,
     username: Annotated[str, Path(max_length=100)],
