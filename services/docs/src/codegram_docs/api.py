@@ -19,6 +19,7 @@ from codegram_docs.domain import Doc
 from codegram_docs.repository import ListFilters
 from codegram_docs.schemas import DocCreate, DocListItem, DocRead, DocSearchHit, DocSearchResults, DocUpdate
 from codegram_docs.service import DocService, doc_service
+from codegram_kit.web.openapi import error_responses
 from codegram_kit.web.principal import OptionalPrincipal
 from codegram_kit.web.responses import etag_json
 
@@ -98,6 +99,7 @@ Docs = Annotated[DocService, Depends(routes.service)]
 @router.get(
     "/users/{username}/docs/{slug}",
     response_model=DocRead,
+    responses=error_responses(404, s404="No such user or doc, or one the caller may not see."),
     summary="One doc by its author and slug",
     description="The same doc and rules as `GET /docs/{id}`: private docs only for their author.",
 )
