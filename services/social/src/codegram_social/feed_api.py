@@ -81,6 +81,10 @@ class FeedDocEntry(BaseModel):
 FeedEntryRead = Annotated[FeedSnippetEntry | FeedDocEntry, Field(discriminator="type")]
 
 
+class FeedPage(Page[FeedEntryRead]):
+    """A page of the feed (named, so the OpenAPI schema has a readable name)."""
+
+
 def _time(ts: Any) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
 
@@ -234,7 +238,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/feed",
-    response_model=Page[FeedEntryRead],
+    response_model=FeedPage,
     summary="The signed-in user's home feed, newest first",
     description=(
         "The public snippets and docs of the people you follow (never your own), newest first, "
