@@ -54,6 +54,14 @@ def event_id(msg: Msg) -> str:
     return headers.get(MSG_ID_HEADER) or f"seq-{msg.metadata.sequence.stream}"
 
 
+def _pending_after(msg: Msg) -> int:
+    """How many messages the consumer still had for delivery after this one."""
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:  # not a JetStream delivery
+        return 0
+
+
 def dead_letter_subject(service: str, name: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{service}.{name}"
 
@@ -359,18 +367,30 @@ class IdempotentConsumer:
             return
         last_report = 0.0
         loop = asyncio.get_running_loop()
+        backlog = False
         while not self._stopping.is_set():
             if loop.time() - last_report > 10:
                 last_report = loop.time()
                 await self._report_lag()
             try:
-                msgs = await sub.fetch(self.batch, timeout=1.0)
+                # A batch fetch that finds nothing leaves a pull request behind it at the server,
+                # alive for another timeout; the next event goes to it, and the next batch fetch
+                # holds that event until its own timeout (up to a second). So one at a time while
+                # idle (returned as soon as it arrives, nothing left behind), and batches only
+                # while JetStream says more are pending (taken at once; the short timeout bounds
+                # the wait when another replica took them first).
+                if backlog:
+                    msgs = await sub.fetch(self.batch, timeout=0.05)
+                else:
+                    msgs = await sub.fetch(1, timeout=1.0)
             except NatsTimeoutError:
+                backlog = False
                 continue
             except Exception as exc:
                 log.warning("consumer fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
                 await asyncio.sleep(1.0)
                 continue
+            backlog = self.batch > 1 and bool(msgs) and _pending_after(msgs[-1]) > 0
             for msg in msgs:
                 await self.deliver(msg)
 

@@ -208,7 +208,9 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):  # Postgres away: nothing to count with
                     await self.backlog()
             if waiting:
-                await self._pause(1.0)  # cheap to check, and resumes soon after NATS is back
+                # Cheap to check, and resumes soon after NATS is back (or at once after a commit,
+                # as at start-up, when NATS connects within moments of the first check).
+                await self._pause(1.0, self.wake)
             elif failed:
                 await self._pause(min(5.0, self.poll_interval * 10))
             elif sent < self.batch_size:
