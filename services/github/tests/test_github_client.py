@@ -110,3 +110,11 @@ async def test_pages_follow_the_link_header() -> None:
     assert (
         next_page('<https://x/?page=3>; rel="prev", <https://x/?page=5>; rel="next"') == "https://x/?page=5"
     )
+
+
+async def test_a_timeout_is_retryable() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(GitHubUnavailable, match="timed out"):
+        await client(httpx.MockTransport(answer)).get("tok", "/user", Store())

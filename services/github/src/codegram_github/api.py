@@ -115,7 +115,9 @@ async def request_sync(principal: CurrentPrincipal, syncs: Syncs) -> Response:
     "/github/sync/{job_id}",
     response_model=SyncJobRead,
     summary="A sync job's status (yours only)",
-    responses=_errors(**{"401": UNAUTHORIZED, "404": "No such job of yours"}),
+    responses=_errors(
+        **{"400": "A job id over 64 characters", "401": UNAUTHORIZED, "404": "No such job of yours"}
+    ),
 )
 async def sync_status(
     job_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal, syncs: Syncs
@@ -161,7 +163,9 @@ async def repositories(
     "/users/{username}/languages",
     response_model=list[LanguageRead],
     summary="Language statistics over a user's synced repositories, largest first",
-    responses=_errors(**{"401": UNAUTHORIZED, "404": NO_USER, "503": USERS_DOWN}),
+    responses=_errors(
+        **{"400": "A username over 100 characters", "401": UNAUTHORIZED, "404": NO_USER, "503": USERS_DOWN}
+    ),
 )
 async def languages(username: Username, showcase: Showcases) -> list[LanguageRead]:
     return [

@@ -30,7 +30,7 @@ class GitHubSettings(ServiceSettings):
     sync_max_attempts: int = Field(default=3, ge=1)
     sync_backoff_base_seconds: float = Field(default=2.0, ge=0)
     sync_backoff_max_seconds: float = Field(default=300.0, ge=0)
-    sync_concurrency: int = Field(default=4, ge=1)
+    sync_concurrency: int = Field(default=8, ge=1)
     sync_timeout_seconds: float = Field(default=600.0, gt=0)
 
     # Contributions: cached in Redis this long; the single-flight lock lives at most this long.
