@@ -10,7 +10,7 @@ KUBECTL := $(TOOLS)/bin/kubectl
 BUF_VERSION := 1.75.0
 BUF := $(TOOLS)/buf-$(BUF_VERSION)/node_modules/.bin/buf
 
-.PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content bench-social
+.PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content bench-social bench-github
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -90,6 +90,11 @@ bench-content: venv
 # minute and measures like→push and the feed of a user following 1,000 authors.
 bench-social: venv
 	$(PY) bench/social/run.py
+
+# Signs in 500 users against the GitHub stand-in, then times a sync of all of them with 50 ms added
+# to every GitHub call, and an unchanged resync (whose 304s cost no quota).
+bench-github: venv
+	$(PY) bench/github/run.py
 
 # The chaos suite (tests/chaos, outside `make test`): one fault at a time under a steady write
 # load on a fleet of its own, then nothing lost, nothing doubled, no 500, refusals fast 503s.
