@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from codegram_kit.runtime.context import current_request_id
 
@@ -160,7 +161,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, "VALIDATION_ERROR", "invalid request", _validation_details(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODES_BY_STATUS.get(exc.status_code, "ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower()
-        return error_response(exc.status_code, code, message, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return error_response(exc.status_code, code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path answers. Starlette's 405 names only those of the first route
+    that matches the path, while FastAPI makes one route per method (RFC 9110 15.5.6 wants all)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
