@@ -1,0 +1,151 @@
+"""Socket.IO v5 at `/socket.io/` through the real gateway, with the stock python-socketio client:
+the token in the connect packet, the user's `notification` events, refusals as connect errors,
+WebSocket transport only, and clients let go when their token or session ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from codegram_devstack.e2e import Member, member
+from codegram_devstack.fleet import RunningFleet
+
+
+class Client:
+    """A stock client that records what it hears."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.notifications: asyncio.Queue[Any] = asyncio.Queue()
+        self.refusals: list[Any] = []
+        self.disconnected = asyncio.Event()
+        self.sio.on("notification", self.notifications.put)
+        self.sio.on("connect_error", self._refused)
+        self.sio.on("disconnect", self._disconnected)
+
+    async def _refused(self, data: Any) -> None:
+        self.refusals.append(data)
+
+    async def _disconnected(self, *_reason: Any) -> None:
+        self.disconnected.set()
+
+    async def connect(self, url: str, auth: Any, **options: Any) -> None:
+        options.setdefault("transports", ["websocket"])
+        await self.sio.connect(url, auth=auth, wait_timeout=5, **options)
+
+    async def refusal(self, url: str, auth: Any, **options: Any) -> Any:
+        """The connect error the server answered `auth` with."""
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await self.connect(url, auth, **options)
+        assert not self.sio.connected
+        return self.refusals[-1] if self.refusals else None
+
+
+@pytest.fixture
+async def api(fleet: RunningFleet) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=fleet.gateway_url + "/api/v1", timeout=15) as client:
+        yield client
+
+
+def _token(who: Member) -> str:
+    return who.auth["Authorization"].removeprefix("Bearer ")
+
+
+async def test_the_stock_client_connects_with_its_token_and_hears_its_notifications(
+    fleet: RunningFleet, api: httpx.AsyncClient
+) -> None:
+    star, fan, bystander = await member(fleet, "star"), await member(fleet, "fan"), await member(fleet, "by")
+    stars, bystanders = [Client(), Client()], [Client()]
+    for client in stars:
+        await client.connect(fleet.gateway_url, {"token": _token(star)})
+    await bystanders[0].connect(fleet.gateway_url, {"token": _token(bystander)})
+    try:
+        sent_at = time.monotonic()
+        assert (await api.put(f"/users/{star.username}/follow", headers=fan.auth)).status_code == 204
+        heard = [await asyncio.wait_for(client.notifications.get(), 5) for client in stars]
+        assert time.monotonic() - sent_at <= 1.0
+        assert heard[0] == heard[1]
+        assert heard[0]["type"] == "follow" and heard[0]["actor"]["id"] == fan.id
+        listed = (await api.get("/notifications", headers=star.auth, params={"limit": 1})).json()
+        assert listed["data"][0] == heard[0]
+        with pytest.raises(TimeoutError):
+            unexpected = await asyncio.wait_for(bystanders[0].notifications.get(), 0.5)
+            raise AssertionError(f"a bystander heard {unexpected}")
+    finally:
+        for client in stars + bystanders:
+            await client.sio.disconnect()
+
+
+async def test_bad_expired_and_missing_tokens_are_refused_with_a_connect_error(fleet: RunningFleet) -> None:
+    key = fleet.fleet.signing_key
+    good = Client()
+    await good.connect(fleet.gateway_url, {"token": key.mint("sio-someone")})
+    assert good.sio.connected and not good.refusals
+    await good.sio.disconnect()
+
+    refusals = {
+        "garbage": {"token": "garbage"},
+        "expired": {"token": key.mint("sio-someone", ttl=-120)},
+        "another audience": {"token": key.mint("sio-someone", audience="other")},
+        "no token": {},
+        "not an object": None,
+    }
+    for why, auth in refusals.items():
+        refusal = await Client().refusal(fleet.gateway_url, auth)
+        assert isinstance(refusal, dict) and refusal.get("message"), (why, refusal)
+    assert (await Client().refusal(fleet.gateway_url, {}))["message"] == "token required"
+
+
+async def test_long_polling_is_refused_cleanly(fleet: RunningFleet) -> None:
+    # The stock client's default starts with long-polling: refused, it does not connect.
+    client = Client()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            fleet.gateway_url, {"token": fleet.fleet.signing_key.mint("sio-poller")}, transports=None
+        )
+    async with httpx.AsyncClient() as http:
+        resp = await http.get(f"{fleet.gateway_url}/socket.io/", params={"EIO": "4", "transport": "polling"})
+    assert resp.status_code == 426 and resp.json()["error"]["code"] == "UPGRADE_REQUIRED"
+
+
+async def test_a_client_is_let_go_when_its_token_expires(fleet: RunningFleet) -> None:
+    key = fleet.fleet.signing_key
+    lasting, expiring = Client(), Client()
+    await lasting.connect(fleet.gateway_url, {"token": key.mint("sio-expiring")})
+    await expiring.connect(fleet.gateway_url, {"token": key.mint("sio-expiring", ttl=3)})
+    try:
+        started = time.monotonic()
+        await asyncio.wait_for(expiring.disconnected.wait(), 10)
+        assert 1 < time.monotonic() - started < 8
+        assert lasting.sio.connected and not lasting.disconnected.is_set()
+    finally:
+        await lasting.sio.disconnect()
+
+
+async def test_logout_lets_go_of_the_clients_of_that_session_only(fleet: RunningFleet) -> None:
+    from tests.e2e.test_auth import sign_in
+
+    with httpx.Client(base_url=fleet.gateway_url + "/api/v1", timeout=15) as http:
+        ended, kept = sign_in(http, "linus-dev"), sign_in(http, "linus-dev")
+    closing, staying = Client(), Client()
+    await closing.connect(fleet.gateway_url, {"token": ended["access_token"]})
+    await staying.connect(fleet.gateway_url, {"token": kept["access_token"]})
+    try:
+        async with httpx.AsyncClient(base_url=fleet.gateway_url + "/api/v1") as http:
+            resp = await http.post(
+                "/auth/logout",
+                json={"refresh_token": ended["refresh_token"]},
+                headers={"Authorization": f"Bearer {kept['access_token']}"},
+            )
+        assert resp.status_code == 204, resp.text
+        await asyncio.wait_for(closing.disconnected.wait(), 5)
+        await asyncio.sleep(0.3)
+        assert staying.sio.connected and not staying.disconnected.is_set()
+    finally:
+        await staying.sio.disconnect()
