@@ -38,6 +38,8 @@ FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.delet
 TRIM_INTERVAL_SECONDS = 30.0
 TRIM_BATCH_USERS = 500
 
+# What a timeline holds (the primary key of `content` starts with it).
+KINDS = ("snippet", "doc")
 # A keyset position in the feed: (created_at, item id), newest first.
 Position = tuple[datetime, UUID]
 
@@ -248,9 +250,10 @@ class TimelineRepository:
 
     def _newest_of_followees(self, user_id: UUID, before: Position | None, limit: int) -> sa.Select[Any]:
         """The newest public items of everyone `user_id` follows, before `before`: at most `limit`
-        from each followee's index range, then the `limit` newest of those."""
+        from each followee's range of the partial index (read from the index alone: it holds the
+        position), then the `limit` newest of those, and only their kind from the table."""
         per_author = (
-            sa.select(content.c.kind, content.c.id, content.c.author_id, content.c.created_at)
+            sa.select(content.c.created_at, content.c.id)
             .where(content.c.author_id == follows.c.followee_id, _PUBLIC)
             .order_by(content.c.created_at.desc(), content.c.id.desc())
             .limit(limit)
@@ -258,18 +261,25 @@ class TimelineRepository:
         if before is not None:
             per_author = per_author.where(_at(before) > _CONTENT_KEY)
         recent = per_author.lateral("recent")
-        return (
-            sa.select(
-                sa.literal(user_id, sa.Uuid).label("user_id"),
-                recent.c.created_at,
-                recent.c.id,
-                recent.c.kind,
-                recent.c.author_id,
-            )
+        newest = (
+            sa.select(follows.c.followee_id.label("author_id"), recent.c.created_at, recent.c.id)
             .select_from(follows.join(recent, sa.true()))
             .where(follows.c.follower_id == user_id)
             .order_by(recent.c.created_at.desc(), recent.c.id.desc())
             .limit(limit)
+            .subquery("newest")
+        )
+        return (
+            sa.select(
+                sa.literal(user_id, sa.Uuid).label("user_id"),
+                newest.c.created_at,
+                newest.c.id,
+                content.c.kind,
+                newest.c.author_id,
+            )
+            .select_from(newest)
+            .join(content, sa.and_(content.c.kind.in_(KINDS), content.c.id == newest.c.id))
+            .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         )
 
     async def from_timeline(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
