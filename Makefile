@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 KUBECTL := $(TOOLS)/bin/kubectl
 BUF_VERSION := 1.75.0
 BUF := $(TOOLS)/buf-$(BUF_VERSION)/node_modules/.bin/buf
+MANIFEST_LINT := $(TOOLS)/manifest-lint
 
 .PHONY: up test lint proto proto-check lock venv clean-venv token bench-gateway bench-content bench-social bench-github
 
@@ -37,6 +38,13 @@ $(BUF):
 	npm install --prefix $(TOOLS)/buf-$(BUF_VERSION) --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --loglevel=error @bufbuild/buf@$(BUF_VERSION)
 	[ "$$($@ --version)" = $(BUF_VERSION) ]
 
+# The manifest linters (kubernetes-validate, checkov) in a venv of their own: checkov's dependency
+# tree stays out of the project's lock. Hashed pins, installed again only when they change.
+$(MANIFEST_LINT)/.installed: deploy/manifest-lint-requirements.txt | $(UV) venv
+	[ -x $(MANIFEST_LINT)/bin/python ] || $(UV) venv --quiet --python $(PY) $(MANIFEST_LINT)
+	$(UV) pip install --quiet --python $(MANIFEST_LINT)/bin/python --require-hashes -r deploy/manifest-lint-requirements.txt
+	touch $@
+
 up: venv
 	$(VENV)/bin/codegram-dev up
 
@@ -47,7 +55,10 @@ test: venv $(KUBECTL)
 # branch, the commit where it left main (merge base with origin/main, else main); on main itself
 # (CI clones main and runs .ci/run there), HEAD's first parent, i.e. main before its newest commit
 # or merge. A shallow clone without that parent fails here rather than skipping the check.
-lint: venv $(BUF)
+# Then every overlay is rendered and validated offline: the Kubernetes 1.32 schemas, checkov's
+# policies (findings allowed only as deploy/manifest-policy.yaml says, with reasons) and the
+# namespace default-deny (deploy/validate_manifests.py).
+lint: venv $(BUF) $(KUBECTL) $(MANIFEST_LINT)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(BUF) lint
@@ -61,6 +72,7 @@ lint: venv $(BUF)
 	fi; \
 	echo "$(BUF) breaking --against '.git#ref=$$against'"; \
 	$(BUF) breaking --against ".git#ref=$$against"
+	$(MANIFEST_LINT)/bin/python deploy/validate_manifests.py --kubectl $(KUBECTL)
 
 proto: venv
 	$(VENV)/bin/codegram-dev proto

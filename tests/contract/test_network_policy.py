@@ -501,11 +501,15 @@ def expected_calls(fleet: Fleet) -> dict[tuple[str, Endpoint, Port], str]:
 
 @functools.cache
 def inbound_from_outside(fleet: Fleet) -> dict[tuple[str, Endpoint, Port], str]:
-    """What comes from outside the fleet: anyone to the gateway, monitoring to every metrics port."""
+    """What comes from outside the fleet: anyone to the gateway, monitoring to every metrics port.
+    A pod of the fleet's own namespace that is not the fleet's calls nothing: the namespace's
+    default deny holds its egress too."""
     pods = processes(fleet)
     gateway = pods[GATEWAY]
     allowed: dict[tuple[str, Endpoint, Port], str] = {}
     for outsider in _outsiders():
+        if outsider.namespace == NAMESPACE:
+            continue
         allowed.update({(outsider.name, gateway, p): "the public door" for p in gateway.ports})
     for pod in pods.values():
         annotations = (pod.template.get("metadata") or {}).get("annotations") or {}
