@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from codegram_kit.grpc.status import status_for
 from codegram_kit.runtime.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
@@ -69,6 +70,13 @@ class ServerInterceptor(aio.ServerInterceptor):
             except aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
                 raise
+            except (OperationalError, InterfaceError) as exc:
+                # The database refused or dropped the call: unavailable for a moment, as over HTTP
+                # (callers answer 503 for UNAVAILABLE), not an internal error.
+                code = grpc.StatusCode.UNAVAILABLE
+                error = type(exc.orig).__name__
+                log.warning("database unavailable", extra={"method": method, "error": error})
+                await context.abort(code, "database unavailable")
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 log.exception("unhandled error in gRPC method", extra={"method": method})
