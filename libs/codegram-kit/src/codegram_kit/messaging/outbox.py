@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from google.protobuf.message import Message
@@ -30,11 +32,11 @@ OCCURRED_AT_HEADER = "CodeGram-Occurred-At"
 # Marks a session whose commit wakes the relay (Outbox.committed).
 _WAKES_RELAY = "codegram.outbox.wakes_relay"
 
-# Fault injection for the chaos suite (tests/chaos), read once when a relay is made: the process
-# kills itself with SIGKILL at the first batch that has events, either before publishing it (the
-# change and its outbox rows committed, nothing sent) or after (sent, the rows not yet deleted).
-# Unset, the seams stay the no-ops below.
-FAULT_SETTING = "CODEGRAM_OUTBOX_FAULT"
+# Fault injection for the chaos suite (tests/chaos), read once when a relay is made: a directory
+# where a file named after the service asks its relay to SIGKILL the process at the next batch
+# that has events, before publishing it (the change and its outbox rows committed, nothing sent)
+# or after (sent, the rows not yet deleted). Unset, the seams stay the no-ops below.
+FAULT_SETTING = "CODEGRAM_OUTBOX_FAULTS"
 KILL_BEFORE_PUBLISH = "kill-before-publish"
 KILL_AFTER_PUBLISH = "kill-after-publish"
 
@@ -146,13 +148,11 @@ class OutboxRelay:
         # Outbox.committed of this process; the poll stays the fallback (rows left by a crash).
         self.wake = wake
         self._stopping = asyncio.Event()
-        fault = os.environ.get(FAULT_SETTING, "")
-        if fault == KILL_BEFORE_PUBLISH:
-            self._before_publish = _kill_self  # type: ignore[method-assign]
-        elif fault == KILL_AFTER_PUBLISH:
-            self._after_publish = _kill_self  # type: ignore[method-assign]
-        elif fault:
-            raise ValueError(f"{FAULT_SETTING} must be {KILL_BEFORE_PUBLISH} or {KILL_AFTER_PUBLISH}")
+        faults = os.environ.get(FAULT_SETTING)
+        if faults:
+            request = Path(faults) / service
+            self._before_publish = functools.partial(_crash_if_asked, request, KILL_BEFORE_PUBLISH)  # type: ignore[method-assign]
+            self._after_publish = functools.partial(_crash_if_asked, request, KILL_AFTER_PUBLISH)  # type: ignore[method-assign]
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events went out."""
@@ -232,7 +232,13 @@ class OutboxRelay:
         self._stopping.set()
 
 
-async def _kill_self() -> None:
-    """A crash at this very point: no shutdown, no flush, no rollback but the database's own."""
-    log.warning("outbox fault injected: killing the process", extra={"fault": os.environ[FAULT_SETTING]})
-    os.kill(os.getpid(), signal.SIGKILL)
+async def _crash_if_asked(request: Path, point: str) -> None:
+    """A crash at this very point when one is asked for: no shutdown, no flush, no rollback but
+    the database's own."""
+    try:
+        asked = request.read_text().strip()
+    except FileNotFoundError:
+        return
+    if asked == point:
+        log.warning("outbox fault injected: killing the process", extra={"fault": point})
+        os.kill(os.getpid(), signal.SIGKILL)
