@@ -105,6 +105,8 @@ class Fleet:
     log_format: str = "console"
     engines: list[engines.Engine] = field(default_factory=list)
     service_db_urls: dict[str, str] = field(default_factory=dict)
+    # Settings every process gets on top of its own (a test's fault injection, say).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -216,6 +218,7 @@ class Fleet:
                 GITHUB_OAUTH_URL=standin,
                 GITHUB_API_URL=standin,
             )
+        env.update(self.extra_env)
         return env
 
     def service_spec(self, service: str) -> ProcessSpec:
