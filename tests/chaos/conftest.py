@@ -11,12 +11,31 @@ from collections.abc import Iterator
 import pytest
 
 from codegram_devstack.engines import free_port
-from codegram_devstack.fleet import RunningFleet, wait_ready
+from codegram_devstack.fleet import Fleet, RunningFleet, wait_ready
+from codegram_kit.messaging.outbox import FAULT_SETTING
 from tests.chaos import results
 
 ENABLED = os.environ.get("CODEGRAM_CHAOS") == "1"
 if not ENABLED:
     collect_ignore_glob = ["test_*.py"]
+
+
+@pytest.fixture(scope="session")
+def fleet(engines: Fleet) -> Iterator[RunningFleet]:
+    """The fleet of the pytest plugin, with every outbox relay ready to crash when asked to
+    (a file named after the service in `outbox_faults`, see codegram_kit.messaging.outbox)."""
+    faults = engines.state_dir / "outbox-faults"
+    faults.mkdir(exist_ok=True)
+    engines.extra_env[FAULT_SETTING] = str(faults)
+    # The signing keys are cached as in production: the test stack's one-second cache puts a key
+    # fetch in front of a request every second, which is not what a refusal costs.
+    engines.extra_env.update(JWKS_CACHE_SECONDS="300", JWKS_MIN_REFRESH_SECONDS="5")
+    engines.migrate()
+    running = RunningFleet.start(engines, engines.state_dir / "logs")
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -58,13 +58,21 @@ class Writer:
 
 
 @dataclass
+class Refusal:
+    """A 503: when it was asked for, how long it took, and what it was."""
+
+    sent: float  # time.monotonic()
+    seconds: float
+    told: str
+
+
+@dataclass
 class Tally:
-    """What the load saw: answers by status, and how fast the refusals came."""
+    """What the load saw: answers by status, and the 503s."""
 
     accepted: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    refusal_seconds: list[float] = field(default_factory=list)
-    slow: list[str] = field(default_factory=list)  # the slow refusals, told
+    refusals: list[Refusal] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
 
     @property
@@ -72,8 +80,15 @@ class Tally:
         return self.statuses["500"]
 
     @property
-    def slow_refusals(self) -> int:
-        return sum(1 for s in self.refusal_seconds if s >= FAST_REFUSAL_SECONDS)
+    def hangs(self) -> int:
+        """Answers that are neither a result nor a prompt refusal: an upstream error or timeout at
+        the gateway, or nothing within the client's 10 s."""
+        return sum(n for k, n in self.statuses.items() if k in ("502", "504") or k.endswith("Timeout"))
+
+    def refused_between(self, began: float, ended: float) -> list[Refusal]:
+        """The 503s asked for while a dependency was down (not those already under way when it
+        went, which take as long as they had been running)."""
+        return [r for r in self.refusals if began <= r.sent <= ended]
 
 
 class Gateways:
@@ -174,12 +189,8 @@ class Load:
                 writer.longest_down = max(writer.longest_down, time.monotonic() - since)
             return True
         if resp.status_code == 503:
-            self.tally.refusal_seconds.append(elapsed)
-            if elapsed >= FAST_REFUSAL_SECONDS:
-                self.tally.slow.append(
-                    f"{method} {path} {elapsed * 1000:.0f} ms at {time.strftime('%H:%M:%S')}"
-                    f" (x-request-id {resp.headers.get('x-request-id')}): {resp.text[:200]}"
-                )
+            told = f"{method} {path} at {time.strftime('%H:%M:%S')} ({resp.headers.get('x-request-id')})"
+            self.tally.refusals.append(Refusal(began, elapsed, told))
         elif resp.status_code < 500:
             # Every write here is valid: a 4xx is a defect of the fleet (or of this suite).
             self.tally.unexpected.append(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
