@@ -159,6 +159,8 @@ class TimelineRepository:
         An empty timeline is built whole from every followee's newest items. Otherwise only the
         followee's items down to the timeline's oldest entry come in (at most `cap`), and the
         timeline is cut back to `cap` at once, so its oldest entry never drops below an item it lacks.
+        The one item this can miss is one created a moment before the follow whose event the
+        content read model has not applied yet (and the fan-out handled before the follow existed).
         """
         oldest = await self._oldest(user_id)
         if oldest is None:
