@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from codegram_kit.web.errors import ValidationFailed
 
@@ -13,10 +13,11 @@ MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
 _TAG = re.compile(r"[a-z0-9+#.-]+")
 # A tag as a client may send it: the characters above in either case, with ASCII whitespace around
-# (trimmed). The request models publish and check this same pattern, so the OpenAPI says exactly
-# what is accepted.
+# (trimmed). normalise_tags checks this pattern and the request models publish it, so the OpenAPI
+# says exactly what is accepted (the error names the list, `tags` or `tag`).
 TAG_INPUT_PATTERN = r"^[ \t\n\r\f\v]*[A-Za-z0-9+#.-]{1,30}[ \t\n\r\f\v]*$"
-TagInput = Annotated[str, StringConstraints(pattern=TAG_INPUT_PATTERN)]
+_TAG_INPUT = re.compile(TAG_INPUT_PATTERN)
+TagInput = Annotated[str, Field(json_schema_extra={"pattern": TAG_INPUT_PATTERN})]
 
 
 def normalise_tags(raw: list[str]) -> list[str]:
@@ -26,7 +27,7 @@ def normalise_tags(raw: list[str]) -> list[str]:
     tags: list[str] = []
     for value in raw:
         tag = value.strip().lower()
-        if not 1 <= len(tag) <= MAX_TAG_LENGTH or not _TAG.fullmatch(tag):
+        if not _TAG_INPUT.match(value) or not 1 <= len(tag) <= MAX_TAG_LENGTH or not _TAG.fullmatch(tag):
             raise ValueError(f"each tag must be 1..{MAX_TAG_LENGTH} characters of a-z 0-9 + # . -")
         if tag not in tags:
             tags.append(tag)

@@ -16,7 +16,6 @@ from codegram_content.items import Authored
 from codegram_content.query_params import TagParams
 from codegram_content.tags import tag_filter
 from codegram_kit.web.errors import ValidationFailed
-from codegram_snippets import languages
 from codegram_snippets.domain import Snippet, code_preview
 from codegram_snippets.repository import ListFilters
 from codegram_snippets.schemas import (
@@ -27,6 +26,7 @@ from codegram_snippets.schemas import (
     SnippetSearchHit,
     SnippetSearchResults,
     SnippetUpdate,
+    language_name,
 )
 from codegram_snippets.service import snippet_service
 
@@ -50,7 +50,7 @@ def snippet_filters(
 ) -> ListFilters:
     found = None
     if language is not None:
-        found = languages.canonical(language)
+        found = language_name(language)
         if found is None:
             raise ValidationFailed(
                 "unknown language", [{"field": "language", "in": "query", "message": "unknown language"}]

@@ -5,9 +5,10 @@ Names are prefixed with Snippet: the gateway merges every service's schemas into
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from codegram_content.api_models import (
     KEEP_WHITESPACE,
@@ -37,13 +38,19 @@ LANGUAGE_PATTERN = (
     + "|".join(_any_case(n) for n in sorted({*languages.CANONICAL, *languages.ALIASES}))
     + r")[ \t\n\r\f\v]*$"
 )
-LanguageName = Annotated[str, StringConstraints(max_length=40, pattern=LANGUAGE_PATTERN)]
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+LanguageName = Annotated[str, Field(max_length=40, json_schema_extra={"pattern": LANGUAGE_PATTERN})]
+
+
+def language_name(value: str) -> str | None:
+    """The canonical name of a language as a client sent it, or None when the pattern refuses it."""
+    return languages.canonical(value) if _LANGUAGE.match(value) else None
 
 
 def _language(value: str | None) -> str | None:
     if value is None:
         return None
-    found = languages.canonical(value)
+    found = language_name(value)
     if found is None:
         raise ValueError("unknown language; use a name such as python, javascript, cpp, shell or text")
     return found
