@@ -25,7 +25,9 @@ ASSETS = "/docs/assets"
 DESCRIPTION = """The public API of CodeGram. JSON in and out; errors use one envelope
 `{"error": {"code", "message", "details"}, "request_id"}`; lists are cursor-paginated
 (`limit` 1..100, `cursor` from `pagination.next_cursor`, `Link: rel="next"`); authenticated
-endpoints take `Authorization: Bearer <access token>` from the sign-in flow under `/api/v1/auth`."""
+endpoints take `Authorization: Bearer <access token>` from the sign-in flow under `/api/v1/auth`.
+Every status an operation can answer is listed under it, errors with the `ErrorEnvelope` schema;
+besides the rules in each schema, no string in a query or body may contain NUL (U+0000): a 400."""
 
 
 class MergedOpenAPI:
