@@ -27,9 +27,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import psutil
 import psycopg
 
 from codegram_devstack.fleet import RunningFleet, throwaway_fleet
+from codegram_github.config import GitHubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = (
@@ -67,41 +69,73 @@ async def _bounded(items: list[Any], fn: Any, concurrency: int) -> list[Any]:
     return await asyncio.gather(*(one(i) for i in items))
 
 
-def _settled(fleet: RunningFleet, job_ids: list[str]) -> tuple[int, int]:
-    """(settled, failed) among the jobs."""
-    with psycopg.connect(fleet.fleet.admin_url()) as conn:
-        row = conn.execute(
+def _cpu_seconds(fleet: RunningFleet) -> dict[str, float]:
+    """CPU seconds used so far by each process of the fleet and each engine (with its children)."""
+    procs = {name: p.pid for name, p in fleet.processes.items()}
+    procs.update({e.name: e.process.pid for e in fleet.fleet.engines})
+    used: dict[str, float] = {}
+    for name, pid in procs.items():
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        total = 0.0
+        for proc in family:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        used[name] = total
+    return used
+
+
+class Jobs:
+    """The sync jobs' states, read over one connection (a new one per poll would cost Postgres a
+    process each time, on the cores the fleet is measured on)."""
+
+    def __init__(self, fleet: RunningFleet) -> None:
+        self.conn = psycopg.connect(fleet.fleet.admin_url(), autocommit=True)
+
+    def settled(self, job_ids: list[str]) -> tuple[int, int]:
+        """(settled, failed) among the jobs."""
+        row = self.conn.execute(
             "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')),"
             " count(*) FILTER (WHERE status = 'failed')"
             " FROM github.sync_jobs WHERE id::text = ANY(%s)",
             (job_ids,),
         ).fetchone()
-    return int(row[0]), int(row[1])
+        assert row is not None
+        return int(row[0]), int(row[1])
 
-
-def _first_syncs_settled(fleet: RunningFleet) -> int:
-    with psycopg.connect(fleet.fleet.admin_url()) as conn:
-        return int(
-            conn.execute(
-                "SELECT count(*) FROM github.sync_jobs WHERE status IN ('succeeded', 'failed')"
-            ).fetchone()[0]
-        )
+    def all_settled(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM github.sync_jobs WHERE status IN ('succeeded', 'failed')"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 async def _wait(check: Any, want: int, limit_seconds: float) -> float:
-    """Seconds until `check()` reaches `want` (polled every 50 ms)."""
+    """Seconds until `check()` reaches `want` (polled every 200 ms)."""
     started = time.monotonic()
     while time.monotonic() - started < limit_seconds:
         if await asyncio.to_thread(check) >= want:
             return time.monotonic() - started
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
     raise TimeoutError(f"not {want} after {limit_seconds}s")
 
 
 async def _sync_all(
-    fleet: RunningFleet, api: httpx.AsyncClient, auths: list[dict[str, str]], standin: httpx.AsyncClient
-) -> dict[str, float]:
+    fleet: RunningFleet,
+    jobs: Jobs,
+    api: httpx.AsyncClient,
+    auths: list[dict[str, str]],
+    standin: httpx.AsyncClient,
+) -> dict[str, Any]:
     since = time.time()
+    cpu_before = _cpu_seconds(fleet)
     started = time.monotonic()
 
     async def request(auth: dict[str, str]) -> str:
@@ -111,11 +145,13 @@ async def _sync_all(
 
     job_ids = await _bounded(auths, request, 32)
     while True:
-        settled, failed = await asyncio.to_thread(_settled, fleet, job_ids)
+        settled, failed = await asyncio.to_thread(jobs.settled, job_ids)
         if settled >= len(job_ids):
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
     elapsed = time.monotonic() - started
+    cpu_after = _cpu_seconds(fleet)
+    cpu = {n: cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after}
     log = (await standin.get("/_standin/log", params={"since": since})).json()
     calls = log["calls"]
     return {
@@ -126,6 +162,7 @@ async def _sync_all(
         "costly": sum(1 for c in calls if c.get("counted")),
         "not_modified": sum(1 for c in calls if c.get("status") == 304),
         "most_in_flight": log["most_in_flight"],
+        "cpu": cpu,
     }
 
 
@@ -155,14 +192,16 @@ async def run(users: int, repo_count: int, latency_ms: float) -> str:
         began = time.monotonic()
         auths = await _bounded(logins, lambda login: _sign_in(api, login), 16)
         signing_in = time.monotonic() - began
-        await _wait(lambda: _first_syncs_settled(fleet), users, 600)  # the first syncs: a warm-up
+        jobs = Jobs(fleet)
+        await _wait(jobs.all_settled, users, 600)  # the first syncs: a warm-up
 
         # Everything changes on GitHub: new repositories (so new language URLs) and new counts.
         await _bounded(logins, lambda login: account(login, "after", 2), 32)
         delay = {"seconds": latency_ms / 1000}
         (await standin.post("/_standin/delay", json=delay)).raise_for_status()
-        changed = await _sync_all(fleet, api, auths, standin)
-        unchanged = await _sync_all(fleet, api, auths, standin)
+        changed = await _sync_all(fleet, jobs, api, auths, standin)
+        unchanged = await _sync_all(fleet, jobs, api, auths, standin)
+        jobs.conn.close()
         await standin.aclose()
         await api.aclose()
 
@@ -170,6 +209,16 @@ async def run(users: int, repo_count: int, latency_ms: float) -> str:
     per_sync = changed["calls"] / changed["users"]
     costly_resync = unchanged["costly"] / unchanged["users"]
     today = dt.date.today().isoformat()
+    busiest = sorted(changed["cpu"], key=lambda n: -changed["cpu"][n])
+    cpu_rows = "\n".join(
+        f"| {n} | {changed['cpu'][n]:.1f} | {changed['cpu'][n] / changed['users'] * 1000:.0f} | "
+        f"{unchanged['cpu'].get(n, 0.0):.1f} |"
+        for n in busiest
+        if changed["cpu"][n] >= 0.5
+    )
+    cpu_total = sum(changed["cpu"].values())
+    workers = GitHubSettings().sync_concurrency
+    ceiling = workers / max(0.001, 3 * latency_ms / 1000)
     rows = "\n".join(
         f"| {name} | {r['users']:.0f} | {r['seconds']:.1f} | {r['users'] / r['seconds']:.1f} | "
         f"{r['calls'] / r['users']:.2f} | {r['costly'] / r['users']:.2f} | {r['not_modified']:.0f} | "
@@ -190,14 +239,23 @@ warm-up). Then every account changed on GitHub (new repositories, new follower c
 {HEADER}
 {rows}
 
+CPU seconds each process (with its children) used during the two runs, busiest first:
+
+| process | CPU s, sync | CPU ms per sync | CPU s, unchanged resync |
+| --- | --- | --- | --- |
+{cpu_rows}
+
 Reading: a sync is `/user`, one page of `/users/{{login}}/repos` (100 per page) and one
 `/repos/{{owner}}/{{repo}}/languages` per repository: {2 + repo_count} calls here. The resync sends the
 same calls, each with the `If-None-Match` of the ETag the last sync stored, and GitHub (the stand-in
 does as GitHub does) answers 304, which costs no quota: the calls that cost quota per unchanged
-resync should be 0. Throughput is bound by the work queue's concurrency (SYNC_CONCURRENCY jobs per
-replica) times the calls a sync waits for in sequence (profile, listing, then the languages in
-parallel, at most GITHUB_CONCURRENCY_PER_TOKEN at once): add replicas or workers to go faster; GitHub's
-limits are per token, so they do not tighten as users are added.
+resync should be 0. The {latency_ms:.0f} ms per call are not what bounds throughput here: a sync
+waits on three calls in sequence (profile, listing, then the languages in parallel, at most
+GITHUB_CONCURRENCY_PER_TOKEN at once), so the SYNC_CONCURRENCY workers of one replica could wait on
+roughly {ceiling:.0f} syncs a second; the fleet used {cpu_total:.0f} CPU seconds in
+{changed["seconds"]:.0f} s of the changed run on a {os.cpu_count()}-core machine that other work shared,
+so the rate above is what the cores gave. Add replicas (and cores) to go faster: GitHub's limits
+are per token, so they do not tighten as users are added.
 """
     out = ROOT / "bench" / "results" / f"github-{today}.md"
     out.write_text(report)

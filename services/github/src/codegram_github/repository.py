@@ -203,13 +203,6 @@ class EtagRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: UUID, url: str) -> Cached | None:
-        query = sa.select(etags.c.etag, etags.c.body, etags.c.link).where(
-            etags.c.user_id == user_id, etags.c.url == url
-        )
-        row = (await self.session.execute(query)).first()
-        return Cached(row.etag, row.body, row.link) if row else None
-
     async def all_of(self, user_id: UUID) -> dict[str, Cached]:
         query = sa.select(etags.c.url, etags.c.etag, etags.c.body, etags.c.link).where(
             etags.c.user_id == user_id
@@ -217,9 +210,23 @@ class EtagRepository:
         rows = (await self.session.execute(query)).all()
         return {r.url: Cached(r.etag, r.body, r.link) for r in rows}
 
-    async def put(self, user_id: UUID, url: str, cached: Cached) -> None:
-        values = {"etag": cached.etag, "body": cached.body, "link": cached.link, "updated_at": sa.func.now()}
-        query = insert(etags).values(user_id=user_id, url=url, **values)
+    async def put_many(self, user_id: UUID, entries: dict[str, Cached]) -> None:
+        """Store what GitHub answered for these URLs (one statement for a whole sync)."""
+        if not entries:
+            return
+        rows = [
+            {"user_id": user_id, "url": url, "etag": c.etag, "body": c.body, "link": c.link}
+            for url, c in entries.items()
+        ]
+        query = insert(etags).values(rows)
         await self.session.execute(
-            query.on_conflict_do_update(index_elements=[etags.c.user_id, etags.c.url], set_=values)
+            query.on_conflict_do_update(
+                index_elements=[etags.c.user_id, etags.c.url],
+                set_={
+                    "etag": query.excluded.etag,
+                    "body": query.excluded.body,
+                    "link": query.excluded.link,
+                    "updated_at": sa.func.now(),
+                },
+            )
         )

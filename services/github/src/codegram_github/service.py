@@ -188,9 +188,7 @@ class BufferedEtags:
         self.changed[url] = cached
 
     async def write(self, session: AsyncSession) -> None:
-        repository = EtagRepository(session)
-        for url, cached in self.changed.items():
-            await repository.put(self.user_id, url, cached)
+        await EtagRepository(session).put_many(self.user_id, self.changed)
         self.known.update(self.changed)
         self.changed.clear()
 
