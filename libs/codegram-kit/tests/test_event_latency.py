@@ -85,3 +85,29 @@ async def test_a_waiting_consumer_gets_each_event_at_once(schema, js) -> None:
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 5)
+
+
+async def test_a_backlog_is_worked_through_a_few_at_a_time_when_the_consumer_allows_it(schema, js) -> None:
+    subject = f"codegram.kit{schema.name}.slow.created"
+    running_now, most = 0, 0
+    done: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handler(_session, msg: Msg) -> None:
+        nonlocal running_now, most
+        running_now += 1
+        most = max(most, running_now)
+        await asyncio.sleep(0.2)  # waiting on I/O, as a push waits on the database and a peer
+        running_now -= 1
+        await done.put(msg.data.decode())
+
+    consumer = schema.consumer(js, subject, handler, concurrency=4)
+    for i in range(20):
+        await js.publish(subject, str(i).encode(), headers={"Nats-Msg-Id": f"{schema.name}-slow-{i}"})
+    running = asyncio.create_task(consumer.run())
+    try:
+        handled = {await asyncio.wait_for(done.get(), 10) for _ in range(20)}
+        assert handled == {str(i) for i in range(20)}
+        assert most == 4  # never more at once than allowed, and that many when a backlog waits
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 5)

@@ -48,4 +48,7 @@ def notification_push(runtime: ServiceRuntime) -> IdempotentConsumer:
         processed_table=runtime.processed_table,
         js=runtime.js,
         handler=handle,
+        # Each push waits on the database and the users service: a backlog is worked through a
+        # few at a time (each holds two pooled connections; the order of pushes is no promise).
+        concurrency=4,
     )

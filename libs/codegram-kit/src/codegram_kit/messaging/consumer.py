@@ -175,6 +175,7 @@ class IdempotentConsumer:
         batch: int = 50,
         max_deliver: int = 10,
         retry_base_seconds: float = 0.5,
+        concurrency: int = 1,
     ) -> None:
         for subject in subjects:
             if subjects_overlap(subject, f"{DEAD_LETTER_PREFIX}.>"):
@@ -184,6 +185,8 @@ class IdempotentConsumer:
                 raise ValueError(f"not a subject token: {token!r}")
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.service = service
         self.name = name
         self.durable = f"{service}-{name}"
@@ -194,6 +197,9 @@ class IdempotentConsumer:
         self.js = js
         self.handler = handler
         self.batch = batch
+        # Above 1, the messages of a batch are handled that many at a time, in no set order: for
+        # handlers that wait on I/O and whose events need no order among themselves.
+        self.concurrency = concurrency
         self.max_deliver = max_deliver
         self.retry_base_seconds = retry_base_seconds
         self._stopping = asyncio.Event()
@@ -391,8 +397,20 @@ class IdempotentConsumer:
                 await asyncio.sleep(1.0)
                 continue
             backlog = self.batch > 1 and bool(msgs) and _pending_after(msgs[-1]) > 0
-            for msg in msgs:
-                await self.deliver(msg)
+            if self.concurrency == 1 or len(msgs) == 1:
+                for msg in msgs:
+                    await self.deliver(msg)
+            else:
+                await self._deliver_concurrently(msgs)
+
+    async def _deliver_concurrently(self, msgs: list[Msg]) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(msg: Msg) -> None:
+            async with slots:
+                await self.deliver(msg)  # never raises
+
+        await asyncio.gather(*(one(msg) for msg in msgs))
 
     def stop(self) -> None:
         self._stopping.set()
