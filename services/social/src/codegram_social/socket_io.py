@@ -159,6 +159,8 @@ class SocketIO:
         reason = await ended
         log.info("closing socket.io client", extra={"reason": reason})
         await self.server.disconnect(sid)
+        # Also when the client had gone while it was being let in (no disconnect event came).
+        await self.disconnect(sid, reason)
 
     async def disconnect(self, sid: str, _reason: str) -> None:
         client = self._clients.pop(sid, None)
