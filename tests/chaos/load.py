@@ -71,6 +71,7 @@ class Tally:
     """What the load saw: answers by status, and the 503s."""
 
     accepted: int = 0
+    accepted_seconds: list[float] = field(default_factory=list)  # how long each 2xx took
     statuses: Counter[str] = field(default_factory=Counter)
     refusals: list[Refusal] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -183,6 +184,7 @@ class Load:
         self.tally.statuses[str(resp.status_code)] += 1
         if 200 <= resp.status_code < 300:
             self.tally.accepted += 1
+            self.tally.accepted_seconds.append(elapsed)
             await ok(resp)
             since = writer.down_since.pop(service, None)
             if since is not None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "bench" / "results"
 HEADER = (
-    "| fault | writes accepted | lost | duplicated | 500s | other answers | 503s | 503s while down "
-    "| median | ≥ 100 ms | longest | longest unavailability |\n"
-    "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    "| fault | writes accepted | their median | lost | duplicated | 500s | other answers | 503s "
+    "| 503s while down | median | ≥ 100 ms | longest | longest unavailability |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
 )
 # One row and one printed line per fault, in the order they ran.
 ROWS: list[str] = []
