@@ -33,7 +33,14 @@ class Findings:
 
 
 async def _get(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
-    resp = await client.get(path, **kwargs)
+    """A read once the fleet is back; a 503 is retried a while, since a gateway's circuit for a
+    restarted service closes only at its next trial request (within seconds)."""
+    deadline = time.monotonic() + 30
+    while True:
+        resp = await client.get(path, **kwargs)
+        if resp.status_code != 503 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
     assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text[:300]}"
     return resp
 

@@ -52,9 +52,6 @@ class Writer:
     bio: str | None = None  # the last bio acknowledged
     open_bios: set[str] = field(default_factory=set)  # bios sent after it without a clear answer
     follows: dict[str, bool | None] = field(default_factory=dict)  # username: following (None: open)
-    # Per service written to: since when its writes fail, and the longest such stretch.
-    down_since: dict[str, float] = field(default_factory=dict)
-    longest_down: float = 0.0
 
 
 @dataclass
@@ -75,6 +72,9 @@ class Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     refusals: list[Refusal] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    # Per service written to: since when its writes (anyone's) fail, and the longest such stretch.
+    down_since: dict[str, float] = field(default_factory=dict)
+    longest_down: float = 0.0
 
     @property
     def server_errors(self) -> int:
@@ -178,7 +178,7 @@ class Load:
         except httpx.HTTPError as exc:
             # A gateway died under the request, or nothing answered in time: the outcome is open.
             self.tally.statuses[type(exc).__name__] += 1
-            writer.down_since.setdefault(service, began)
+            self.tally.down_since.setdefault(service, began)
             return False
         elapsed = time.monotonic() - began
         self.tally.statuses[str(resp.status_code)] += 1
@@ -186,9 +186,9 @@ class Load:
             self.tally.accepted += 1
             self.tally.accepted_seconds.append(elapsed)
             await ok(resp)
-            since = writer.down_since.pop(service, None)
+            since = self.tally.down_since.pop(service, None)
             if since is not None:
-                writer.longest_down = max(writer.longest_down, time.monotonic() - since)
+                self.tally.longest_down = max(self.tally.longest_down, time.monotonic() - since)
             return True
         if resp.status_code == 503:
             told = f"{method} {path} at {time.strftime('%H:%M:%S')} ({resp.headers.get('x-request-id')})"
@@ -196,7 +196,7 @@ class Load:
         elif resp.status_code < 500:
             # Every write here is valid: a 4xx is a defect of the fleet (or of this suite).
             self.tally.unexpected.append(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
-        writer.down_since.setdefault(service, began)
+        self.tally.down_since.setdefault(service, began)
         return False
 
     async def _create(self, writer: Writer, kind: str) -> None:

@@ -145,7 +145,7 @@ def _ms(seconds: list[float]) -> str:
     return f"{statistics.median(seconds) * 1000:.0f} ms" if seconds else "-"
 
 
-def _record(outage: Outage, tally: Tally, findings: Findings, longest_down: float) -> list[Refusal]:
+def _record(outage: Outage, tally: Tally, findings: Findings) -> list[Refusal]:
     """One printed line and one results row; returns the 503s asked for while the fault lasted."""
     down = tally.refused_between(outage.began, outage.ended)
     seconds = sorted(r.seconds for r in down)
@@ -155,12 +155,12 @@ def _record(outage: Outage, tally: Tally, findings: Findings, longest_down: floa
         f"{outage.what}: accepted {tally.accepted} (median {_ms(tally.accepted_seconds)}), "
         f"lost {findings.lost}, duplicated {findings.duplicated}, 500s {tally.server_errors}, "
         f"503s {len(tally.refusals)} ({len(down)} while down: median {_ms(seconds)}, {slow} ≥ 100 ms, "
-        f"longest {longest}), other {_others(tally)}, longest unavailability {longest_down:.1f} s"
+        f"longest {longest}), other {_others(tally)}, longest unavailability {tally.longest_down:.1f} s"
     )
     results.ROWS.append(
         f"| {outage.what} | {tally.accepted} | {_ms(tally.accepted_seconds)} | {findings.lost} "
         f"| {findings.duplicated} | {tally.server_errors} | {_others(tally)} | {len(tally.refusals)} "
-        f"| {len(down)} | {_ms(seconds)} | {slow} | {longest} | {longest_down:.1f} s |\n"
+        f"| {len(down)} | {_ms(seconds)} | {slow} | {longest} | {tally.longest_down:.1f} s |\n"
     )
     return down
 
@@ -200,7 +200,7 @@ async def test_a_fault_under_load_loses_and_doubles_nothing(
         for writer in writers:
             await check_writer(client, writer, findings)
     tally = load.tally
-    down = _record(outage, tally, findings, max(w.longest_down for w in writers))
+    down = _record(outage, tally, findings)
 
     assert not tally.unexpected, tally.unexpected[:5]
     assert findings.lost == 0 and findings.duplicated == 0, findings.notes[:20]
