@@ -18,6 +18,7 @@ from tests.e2e.github_helpers import (
     new_account,
     request_sync,
     sign_in,
+    standin,
     synced,
     wait_job,
 )
@@ -67,6 +68,10 @@ def test_a_sync_stores_repositories_languages_and_the_profile(
     assert {s["language"]: s["bytes"] for s in stats.json()} == totals
     assert sum(s["share"] for s in stats.json()) == pytest.approx(1.0, abs=1e-9)
     assert [s["bytes"] for s in stats.json()] == sorted(totals.values(), reverse=True)
+
+    # The languages of 120 repositories were asked for in parallel, never more than 8 at once per token.
+    most = httpx.get(f"{standin(fleet)}/_standin/log", params={"login": login}).json()["most_in_flight"]
+    assert 1 < most <= 8
 
     github = wait_profile(gateway, user["username"], 55)
     assert (github["login"], github["followers"], github["following"], github["public_repos"]) == (
@@ -189,3 +194,43 @@ def test_a_resync_of_unchanged_data_costs_no_quota(fleet: RunningFleet, gateway:
     assert {c["status"] for c in resync} == {304} and not any(c["counted"] for c in resync)
     assert all(c["conditional"] for c in resync)
     assert len(all_repos(gateway, user["username"], "stars")) == 6
+
+
+def test_a_first_sign_in_syncs_by_itself(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    login = new_account(fleet, repo_count=3)
+    _, user = sign_in(gateway, login)
+    deadline = time.monotonic() + 30
+    while not (found := all_repos(gateway, user["username"], "pushed")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(found) == 3
+    assert gateway.get(f"/users/{user['username']}/languages").json()
+
+
+def test_the_github_service_reports_job_outcomes_queue_depth_and_quota(fleet: RunningFleet) -> None:
+    metrics = httpx.get(f"{fleet.http_url('github')}/metrics").text
+    assert 'codegram_jobs_total{kind="sync",outcome="succeeded",service="github"}' in metrics
+    assert 'codegram_job_queue_depth{kind="sync",service="github"}' in metrics
+    assert 'codegram_github_rate_limit_remaining{resource="core"}' in metrics
+    assert 'codegram_github_requests_total{outcome="304"}' in metrics
+
+
+async def test_the_github_token_is_never_logged_nor_published(
+    fleet: RunningFleet, gateway: httpx.Client, subscribe
+) -> None:
+    import asyncio
+
+    from codegram_kit.grpc.client import create_channel
+    from codegram_proto.codegram.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    collect = await subscribe("codegram.github.>")
+    login = new_account(fleet)
+    auth, user = await asyncio.to_thread(sign_in, gateway, login)
+    await asyncio.to_thread(synced, gateway, auth)
+    async with create_channel(fleet.grpc_target("auth")) as channel:
+        reply = await auth_pb2_grpc.AuthServiceStub(channel).GetGitHubToken(
+            auth_pb2.GetGitHubTokenRequest(user_id=user["id"])
+        )
+    token = reply.access_token.encode()
+    events = await collect(lambda m: user["id"].encode() in m.data)
+    assert events and not any(token in m.data for m in events)
+    assert reply.access_token not in fleet.log("github")
