@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import socketio
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
+from codegram_devstack import engines
 from codegram_devstack.e2e import Member, member
+from codegram_devstack.engines import free_port
 from codegram_devstack.fleet import RunningFleet
 
 
@@ -149,3 +154,53 @@ async def test_logout_lets_go_of_the_clients_of_that_session_only(fleet: Running
         assert staying.sio.connected and not staying.disconnected.is_set()
     finally:
         await staying.sio.disconnect()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[engines.Engine]:
+    """A Redis of the test's own, so that no other test's count for this address is in it."""
+    engine = engines.start_redis(tmp_path / "redis", free_port())
+    yield engine
+    engine.stop()
+
+
+async def test_handshakes_are_rate_limited_per_client_address(
+    fleet: RunningFleet, start_gateway: Callable[..., str], own_redis: engines.Engine
+) -> None:
+    # The gateway knows no user at a Socket.IO handshake: it counts it against the address.
+    gw = start_gateway(REDIS_URL=own_redis.url, RATE_LIMIT_ANONYMOUS="2/hour")
+    token = fleet.fleet.signing_key.mint("sio-limited")
+    for _ in range(2):
+        client = Client()
+        await client.connect(gw, {"token": token})
+        assert client.sio.connected
+        await client.sio.disconnect()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(gw, {"token": token})
+    # Refused at the handshake with an HTTP status, which Socket.IO clients take as a failed
+    # connection (they read no close codes).
+    refused = await _handshake_status(gw)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
+async def _handshake_status(gateway_url: str) -> Any:
+    """The HTTP response that refused a Socket.IO WebSocket handshake."""
+    url = gateway_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url):
+            pass
+    return refused.value.response
+
+
+async def test_a_handshake_is_refused_with_503_while_social_is_unreachable(
+    fleet: RunningFleet, start_gateway: Callable[..., str]
+) -> None:
+    token = fleet.fleet.signing_key.mint("sio-stranded")
+    client = Client()
+    await client.connect(fleet.gateway_url, {"token": token})  # reachable: connected
+    await client.sio.disconnect()
+    gw = start_gateway(SOCIAL_HTTP_URL=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(gw, {"token": token})
+    refused = await _handshake_status(gw)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"

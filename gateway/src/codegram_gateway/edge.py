@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_gateway.config import GatewaySettings
-from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams, accept_and_close
+from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams, accept_and_close, deny_handshake
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
 from codegram_kit.web.errors import Unauthorized, error_response
@@ -234,12 +234,19 @@ class ApiEdge:
         route, _ = self.table.match("GET", scope["path"])
         if route is None or not route.websocket:
             await _refuse_websocket(receive, send, 4404, "not found")
-        elif not decision.allowed:
-            await _refuse_websocket(receive, send, 4429, "too many requests")
         elif not route.token_in_handshake:
             # The service verifies the token the protocol sends next and refuses in the
-            # protocol's own terms; no user is known here to count the socket against.
-            await self.upstreams.forward_websocket(scope, receive, send, route.service, None)
+            # protocol's own terms; no user is known here to count the socket against. Its
+            # clients read no close codes: a refusal here is an HTTP status at the handshake.
+            if decision.allowed:
+                await self.upstreams.forward_websocket(scope, receive, send, route.service, None)
+            else:
+                await receive()  # websocket.connect
+                limited = error_response(429, "RATE_LIMITED", "too many requests, slow down")
+                limited.raw_headers.extend(decision.headers())
+                await deny_handshake(scope, send, limited)
+        elif not decision.allowed:
+            await _refuse_websocket(receive, send, 4429, "too many requests")
         elif refusal is not None or token is None or principal is None:
             await _refuse_websocket(receive, send, 4401, refusal or "token required")
         elif not self.sockets.take(principal.user_id):

@@ -47,6 +47,15 @@ STRIPPED_REQUEST_HEADERS = frozenset(
 _HOP_BY_HOP_BYTES = frozenset(h.encode() for h in HOP_BY_HOP) | {b"x-request-id"}
 # A service's HTTP refusal of a WebSocket handshake, as the close code the client gets.
 _HANDSHAKE_REFUSALS = {401: 4401, 403: 4401, 429: 4429, 502: 1013, 503: 1013, 504: 1013}
+# The same refusal passed on as an HTTP status, to clients that read no close codes (Socket.IO).
+_HANDSHAKE_STATUSES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
 # WebSocket handshake fields that aiohttp writes for the upstream leg itself.
 _WEBSOCKET_OWN = frozenset(
     {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
@@ -208,7 +217,8 @@ class Upstreams:
     ) -> None:
         """Accept the client only once the service accepted the gateway, then pipe frames both
         ways until either side closes, and close the other with the same code. `token` is the
-        handshake's verified token, or None where the protocol carries its own (Socket.IO)."""
+        handshake's verified token, or None where the protocol carries its own (Socket.IO): its
+        clients read no close codes, so a refusal is an HTTP status at the handshake instead."""
         assert self.websocket_session is not None
         connect = await receive()
         if connect["type"] != "websocket.connect":
@@ -234,11 +244,20 @@ class Upstreams:
         except aiohttp.WSServerHandshakeError as exc:
             # The service refused the handshake itself (it accepts and closes with a code instead,
             # so this is a proxy or an older service in between): said in the client's terms.
-            await accept_and_close(send, _HANDSHAKE_REFUSALS.get(exc.status, 1011))
+            if token is None:
+                code = _HANDSHAKE_STATUSES.get(exc.status)
+                status = exc.status if code is not None else 502
+                refusal = error_response(status, code or "BAD_GATEWAY", f"{service} refused the connection")
+                await deny_handshake(scope, send, refusal)
+            else:
+                await accept_and_close(send, _HANDSHAKE_REFUSALS.get(exc.status, 1011))
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("websocket upstream unavailable", extra={"service": service, "error": describe(exc)})
-            await accept_and_close(send, 1013, "try again later")
+            if token is None:
+                await deny_handshake(scope, send, _unavailable(service, 1))
+            else:
+                await accept_and_close(send, 1013, "try again later")
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
         to_service = asyncio.create_task(_client_to_service(receive, upstream))
@@ -289,6 +308,23 @@ async def accept_and_close(send: Send, code: int, reason: str = "") -> None:
     of a refused handshake, only a close code after accepting (4401 like HTTP 401)."""
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def deny_handshake(scope: Scope, send: Send, response: JSONResponse) -> None:
+    """Refuse a WebSocket handshake with an HTTP response (ASGI's denial response): what clients
+    that read no close codes (Socket.IO's) take as a failed connection. A server without the
+    extension answers 403 instead."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
 
 
 def _declares_body(scope: Scope) -> bool:
