@@ -23,7 +23,7 @@ if not ENABLED:
 @pytest.fixture(scope="session")
 def fleet(engines: Fleet) -> Iterator[RunningFleet]:
     """The fleet of the pytest plugin, with every outbox relay ready to crash when asked to
-    (a file named after the service in `outbox_faults`, see codegram_kit.messaging.outbox)."""
+    (a file named after the service in `outbox-faults`, see codegram_kit.messaging.outbox)."""
     faults = engines.state_dir / "outbox-faults"
     faults.mkdir(exist_ok=True)
     engines.extra_env[FAULT_SETTING] = str(faults)
