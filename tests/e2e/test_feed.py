@@ -312,3 +312,27 @@ async def test_a_capped_timeline_still_pages_through_everything(
     latest = _snippet(gateway, carol)
     await _feed_becomes(gateway, reader, [latest, *expected])
     assert _everything(gateway, reader, 3) == [latest, *expected]
+
+
+async def test_a_follow_right_after_a_post_backfills_the_post(
+    fleet: RunningFleet, gateway: httpx.Client, social_db: Database
+) -> None:
+    # The content read model and the fan-out consume side by side. Hold the read model back (a
+    # lock its writes wait on) while the fan-out handles a post, and while a follow of its author
+    # arrives: the follow's backfill must still bring the post in once the read model has it.
+    bob, carol, witness, reader = [await member(fleet, n) for n in ("bob", "carol", "witness", "reader")]
+    # The reader's timeline already holds an older item: one it lacked above that would be a gap.
+    _follow(gateway, reader, carol)
+    older = _doc(gateway, carol)
+    await _timeline_becomes(social_db, reader, [older])
+    _follow(gateway, witness, bob)
+    async with social_db.engine.connect() as held:
+        await held.execute(sa.text("LOCK TABLE social.content IN SHARE MODE"))
+        post = _snippet(gateway, bob)
+        # The fan-out has handled the post (before the reader followed) once the witness has it.
+        await _timeline_becomes(social_db, witness, [post])
+        _follow(gateway, reader, bob)
+        await asyncio.sleep(2)  # the follow reaches the fan-out while the read model is held back
+        await held.rollback()
+    await _timeline_becomes(social_db, reader, [post, older])
+    await _feed_becomes(gateway, reader, [post, older])

@@ -11,6 +11,7 @@ positions on (created_at, id), so items added while someone pages land before th
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +27,7 @@ from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.jobs import PeriodicTask
+from codegram_kit.messaging.streams import STREAM_NAME
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import ValidationFailed
 from codegram_kit.web.pagination import decode_cursor, encode_cursor
@@ -34,6 +37,10 @@ from codegram_social.content import CONTENT_EVENTS, facts_of_event
 from codegram_social.models import content, follows, timeline
 
 FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
+# The consumer that keeps the content read model (content.py), and how long a follow's backfill
+# waits for it to apply the content events published before the follow.
+CONTENT_DIRECTORY = "social-content-directory"
+CATCH_UP_SECONDS = 5.0
 # How often each process sweeps timelines back to the cap, and how many users one run visits.
 TRIM_INTERVAL_SECONDS = 30.0
 TRIM_BATCH_USERS = 500
@@ -159,8 +166,8 @@ class TimelineRepository:
         An empty timeline is built whole from every followee's newest items. Otherwise only the
         followee's items down to the timeline's oldest entry come in (at most `cap`), and the
         timeline is cut back to `cap` at once, so its oldest entry never drops below an item it lacks.
-        The one item this can miss is one created a moment before the follow whose event the
-        content read model has not applied yet (and the fan-out handled before the follow existed).
+        The caller first waits for the content read model to apply what was published before the
+        follow (`await_content_before`); past that wait, an item it has not applied is missed.
         """
         oldest = await self._oldest(user_id)
         if oldest is None:
@@ -318,6 +325,33 @@ class TimelineRepository:
         return found
 
 
+async def _content_applied(js: JetStreamContext, sequence: int) -> bool:
+    """Whether the content read model has applied every content event before stream `sequence`:
+    its consumer's ack floor is past it, or it has nothing left to do."""
+    try:
+        info = await js.consumer_info(STREAM_NAME, CONTENT_DIRECTORY)
+    except Exception:
+        return True  # cannot tell: backfill from what there is
+    floor = info.ack_floor.stream_seq if info.ack_floor else 0
+    return floor >= sequence - 1 or not (info.num_pending or info.num_ack_pending)
+
+
+async def await_content_before(js: JetStreamContext, msg: Msg) -> None:
+    """Wait, at most CATCH_UP_SECONDS, until the content read model has applied the content events
+    published before `msg`: the consumers run side by side, and a follow right after the followee
+    posted would otherwise backfill without the post (the fan-out saw it before the follow existed)."""
+    try:
+        sequence = msg.metadata.sequence.stream
+    except Exception:
+        return  # a replayed dead letter carries no stream position
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CATCH_UP_SECONDS
+    while loop.time() < deadline:
+        if await _content_applied(js, sequence):
+            return
+        await asyncio.sleep(0.05)
+
+
 def _settings(runtime: ServiceRuntime) -> SocialSettings:
     settings = runtime.settings
     assert isinstance(settings, SocialSettings)
@@ -327,6 +361,9 @@ def _settings(runtime: ServiceRuntime) -> SocialSettings:
 def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
     """Keeps the home timelines from the content events and the follow events."""
     cap = _settings(runtime).feed_timeline_cap
+    js = runtime.js
+    if js is None:
+        raise RuntimeError("consumers are built once messaging has started")
 
     async def handle(session: AsyncSession, msg: Msg) -> None:
         timelines = TimelineRepository(session)
@@ -335,6 +372,7 @@ def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
             message = (social_pb2.FollowCreated if created else social_pb2.FollowDeleted).FromString(msg.data)
             follower, followee = UUID(message.follow.follower_id), UUID(message.follow.followee_id)
             if created:
+                await await_content_before(js, msg)
                 await timelines.backfill(follower, followee, cap)
             else:
                 await timelines.remove_author(follower, followee)
@@ -349,15 +387,13 @@ def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
         if newly_public and not await timelines.superseded(event):
             await timelines.fan_out(event.entry)
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
     return IdempotentConsumer(
         service="social",
         name="feed-fanout",
         subjects=CONTENT_EVENTS + FOLLOW_EVENTS,
         db=runtime.db,
         processed_table=runtime.processed_table,
-        js=runtime.js,
+        js=js,
         handler=handle,
     )
 
