@@ -111,3 +111,22 @@ async def test_a_backlog_is_worked_through_a_few_at_a_time_when_the_consumer_all
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 5)
+
+
+async def test_a_batch_is_published_at_once_and_stored_in_order(schema, js) -> None:
+    name, db = schema.name, schema.db
+    subject = f"codegram.kit{name}.user.updated"
+    outbox = Outbox(schema.outbox)
+    async with db.unit_of_work() as session:
+        for i in range(150):
+            await outbox.add(session, subject, events_pb2.UserUpdated(user_id=str(i)))
+    relay = OutboxRelay(name, db, schema.outbox, js, batch_size=100)
+    sent = [await relay.publish_batch() for _ in range(3)]
+    assert sent == [100, 50, 0]
+    sub = await js.pull_subscribe(subject, durable=f"{name}-order")
+    stored: list[str] = []
+    while len(stored) < 150:
+        for msg in await sub.fetch(150 - len(stored), timeout=5):
+            stored.append(events_pb2.UserUpdated.FromString(msg.data).user_id)
+            await msg.ack()
+    assert stored == [str(i) for i in range(150)]
