@@ -49,6 +49,15 @@ _DEAD_LETTER_HEADERS = frozenset(
 Handler = Callable[[AsyncSession, Msg], Awaitable[None]]
 
 
+async def unsubscribe(sub: JetStreamContext.PullSubscription) -> None:
+    """Let go of a pull subscription when its loop ends. Left subscribed, a status message that
+    arrives after the last fetch (a pull request expiring) waits in its queue with nobody to read
+    it, and the connection's drain at shutdown waits for it until the drain timeout (30 s). What
+    was fetched and not acknowledged is redelivered after the ack wait."""
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()
+
+
 def event_id(msg: Msg) -> str:
     headers = msg.headers or {}
     return headers.get(MSG_ID_HEADER) or f"seq-{msg.metadata.sequence.stream}"
@@ -371,6 +380,12 @@ class IdempotentConsumer:
         sub = await self._subscribe_until_done()
         if sub is None:
             return
+        try:
+            await self._consume(sub)
+        finally:
+            await unsubscribe(sub)
+
+    async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
         last_report = 0.0
         loop = asyncio.get_running_loop()
         backlog = False

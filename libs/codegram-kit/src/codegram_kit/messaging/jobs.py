@@ -28,6 +28,7 @@ from codegram_kit.messaging.consumer import (
     dead_letter_subject,
     describe_failure,
     event_id,
+    unsubscribe,
 )
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.messaging.streams import MSG_ID_HEADER, apply_stream
@@ -394,17 +395,20 @@ class JobQueue:
 
     async def _worker(self) -> None:
         sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
-        while not self._stopping.is_set():
-            try:
-                msgs = await sub.fetch(1, timeout=1.0)
-            except NatsTimeoutError:
-                continue
-            except Exception as exc:
-                log.warning("job fetch failed", extra={"job_kind": self.kind, "error": repr(exc)})
-                await self._pause(1.0)
-                continue
-            for msg in msgs:
-                await self.deliver(msg)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await sub.fetch(1, timeout=1.0)
+                except NatsTimeoutError:
+                    continue
+                except Exception as exc:
+                    log.warning("job fetch failed", extra={"job_kind": self.kind, "error": repr(exc)})
+                    await self._pause(1.0)
+                    continue
+                for msg in msgs:
+                    await self.deliver(msg)
+        finally:
+            await unsubscribe(sub)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
