@@ -234,3 +234,23 @@ async def test_the_github_token_is_never_logged_nor_published(
     events = await collect(lambda m: user["id"].encode() in m.data)
     assert events and not any(token in m.data for m in events)
     assert reply.access_token not in fleet.log("github")
+
+
+def test_repositories_gone_from_github_are_removed(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    login = new_account(fleet, repo_count=5)
+    auth, user = sign_in(gateway, login)
+    synced(gateway, auth)
+    assert len(all_repos(gateway, user["username"], "stars")) == 5
+    control(fleet, "accounts", {"login": login, "repo_count": 3})
+    synced(gateway, auth)
+    left = all_repos(gateway, user["username"], "stars")
+    assert sorted(r["name"] for r in left) == sorted(
+        r["name"] for r in repos(made_account(login, repo_count=3), "")
+    )
+    account = made_account(login, repo_count=3)
+    totals: dict[str, int] = {}
+    for repo in repos(account, ""):
+        for language, size in languages(account, repo["name"]).items():
+            totals[language] = totals.get(language, 0) + size
+    stats = gateway.get(f"/users/{user['username']}/languages").json()
+    assert {s["language"]: s["bytes"] for s in stats} == totals
