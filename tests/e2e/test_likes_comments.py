@@ -248,3 +248,31 @@ async def test_deleting_content_takes_its_likes_comments_and_notifications(
     assert_error(like(gateway, bob, "doc", item["id"]), 404, "NOT_FOUND")
     assert_error(gateway.get(f"/docs/{item['id']}/comments"), 404, "NOT_FOUND")
     assert len(gateway.get(f"/docs/{kept['id']}/comments").json()["data"]) == 1
+
+
+async def test_a_delete_or_privacy_change_holds_at_once(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    """The content service tells social right after its commit, so the very next request sees it
+    (the event, a moment later, changes nothing more)."""
+    alice, bob = await member(fleet, "alice"), await member(fleet, "bob")
+    for kind in ("snippet", "doc"):
+        gone = create(gateway, alice, kind)
+        hidden = create(gateway, alice, kind)
+        for item in (gone, hidden):
+            assert like(gateway, bob, kind, item["id"]).status_code == 200
+            assert gateway.get(f"/{PLURAL[kind]}/{item['id']}/comments", headers=bob.auth).status_code == 200
+
+        assert gateway.delete(f"/{PLURAL[kind]}/{gone['id']}", headers=alice.auth).status_code == 204
+        assert_error(
+            gateway.get(f"/{PLURAL[kind]}/{gone['id']}/comments", headers=alice.auth), 404, "NOT_FOUND"
+        )
+        assert_error(like(gateway, bob, kind, gone["id"]), 404, "NOT_FOUND")
+
+        resp = gateway.patch(
+            f"/{PLURAL[kind]}/{hidden['id']}", headers=alice.auth, json={"visibility": "private"}
+        )
+        assert resp.status_code == 200, resp.text
+        assert_error(
+            gateway.get(f"/{PLURAL[kind]}/{hidden['id']}/comments", headers=bob.auth), 404, "NOT_FOUND"
+        )
+        assert_error(like(gateway, bob, kind, hidden["id"], liked=False), 404, "NOT_FOUND")
+        assert gateway.get(f"/{PLURAL[kind]}/{hidden['id']}/comments", headers=alice.auth).status_code == 200

@@ -16,6 +16,9 @@ from codegram_proto.codegram.social.v1 import social_pb2, social_pb2_grpc
 
 log = logging.getLogger(__name__)
 
+# How long a content write waits to tell social of a delete or visibility change after its commit.
+CHANGE_DEADLINE_SECONDS = 2.0
+
 
 class FollowLookup:
     def __init__(self, channel: aio.Channel) -> None:
@@ -34,8 +37,9 @@ class FollowLookup:
         return set(reply.user_ids)
 
 
-class LikeLookup:
-    """`liked_by_me` for a page of snippets or docs, in one batched call."""
+class SocialClient:
+    """The social service as the content services use it: `liked_by_me` for a page, in one batched
+    call, and the word right after a commit that an item was deleted or changed its visibility."""
 
     def __init__(self, channel: aio.Channel) -> None:
         self.stub = social_pb2_grpc.SocialServiceStub(channel)
@@ -52,3 +56,10 @@ class LikeLookup:
             log.warning("social service call failed", extra={"code": exc.code().name})
             return None
         return set(reply.subject_ids)
+
+    async def content_changed(self, change: social_pb2.ContentChangedRequest) -> None:
+        """Best effort: when social cannot be told now, the change's event tells it a moment later."""
+        try:
+            await self.stub.ContentChanged(change, timeout=CHANGE_DEADLINE_SECONDS)
+        except aio.AioRpcError as exc:
+            log.warning("social service not told of a content change", extra={"code": exc.code().name})

@@ -20,9 +20,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.social import LikeLookup
+from codegram_clients.social import SocialClient
 from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
-from codegram_content.change_events import ContentEvents, EventKind
+from codegram_content.change_events import ContentEvents, EventKind, proto_timestamp
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
 from codegram_content.text_search import highlight_fragments, websearch_text
@@ -30,6 +30,7 @@ from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Forbidden, NotFound, ValidationFailed
+from codegram_proto.codegram.social.v1 import social_pb2
 
 ItemT = TypeVar("ItemT", bound=ContentItem)
 FiltersT = TypeVar("FiltersT")
@@ -115,12 +116,12 @@ class ContentService(Generic[ItemT, FiltersT]):
         session: AsyncSession,
         outbox: Outbox,
         authors: AuthorDirectory,
-        likes: LikeLookup | None = None,
+        social: SocialClient | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
         self.session = session
-        self.likes = likes
+        self.social = social
         self.repo = self.repository(session)
         self.events: ContentEventSink[ItemT] = ContentEvents(self.event_kind, outbox, session)
         self.authors = authors
@@ -143,10 +144,27 @@ class ContentService(Generic[ItemT, FiltersT]):
         return [Authored(i, known[i.author_id], str(i.id) in liked) for i in found]
 
     async def _liked(self, found: Sequence[ItemT], viewer: UUID | None) -> set[str]:
-        if viewer is None or self.likes is None or not found:
+        if viewer is None or self.social is None or not found:
             return set()
         ids = [str(i.id) for i in found]
-        return await self.likes.liked_among(str(viewer), self.event_kind.entity, ids) or set()
+        return await self.social.liked_among(str(viewer), self.event_kind.entity, ids) or set()
+
+    async def _tell_social(self, item: ItemT, *, deleted: bool) -> None:
+        """After the commit of a delete or a visibility change: so that likes and comments of the
+        item answer accordingly at once, not only once social has its event."""
+        if self.social is None:
+            return
+        change = social_pb2.ContentChangedRequest(
+            subject_type=self.event_kind.entity,
+            id=str(item.id),
+            author_id=str(item.author_id),
+            visibility=item.visibility,
+            title=item.title,
+            created_at=proto_timestamp(item.created_at),
+            updated_at=proto_timestamp(item.updated_at),
+            deleted=deleted,
+        )
+        await self.social.content_changed(change)
 
     def _not_found(self) -> NotFound:
         return NotFound(f"{self.event_kind.entity} not found")
@@ -320,6 +338,8 @@ class ContentService(Generic[ItemT, FiltersT]):
                 before, item = item, await self.repo.update(item, changed, search)
                 if visible_change:
                     await self.events.updated(before, item, visible_change)
+        if "visibility" in changed:
+            await self._tell_social(item, deleted=False)
         return (await self._with_authors([item], item.author_id))[0]
 
     async def delete(self, raw_id: str, viewer_id: str) -> None:
@@ -327,6 +347,7 @@ class ContentService(Generic[ItemT, FiltersT]):
             item = await self._own(raw_id, viewer_id, lock=True)
             await self.repo.delete(item.id)
             await self.events.deleted(item)
+        await self._tell_social(item, deleted=True)
 
 
 def _differs(current: Any, new: Any) -> bool:
@@ -343,12 +364,12 @@ async def opened(
     runtime: ServiceRuntime,
     users_target: str,
     social_target: str,
-    build: Callable[[AsyncSession, Outbox, AuthorDirectory, LikeLookup], ServiceT],
+    build: Callable[[AsyncSession, Outbox, AuthorDirectory, SocialClient], ServiceT],
 ) -> AsyncIterator[ServiceT]:
     """A content service for one request or call: a session that opens its transactions as the use
     cases need them, the outbox, the users service (at `users_target`) as the author directory, and
-    the social service (at `social_target`) for the viewer's likes."""
+    the social service (at `social_target`) for the viewer's likes and news of deletes."""
     authors = GrpcAuthorDirectory(runtime.channel(users_target))
-    likes = LikeLookup(runtime.channel(social_target))
+    social = SocialClient(runtime.channel(social_target))
     async with runtime.db.sessions() as session:
-        yield build(session, runtime.outbox, authors, likes)
+        yield build(session, runtime.outbox, authors, social)

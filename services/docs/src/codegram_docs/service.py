@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.social import LikeLookup
+from codegram_clients.social import SocialClient
 from codegram_clients.users import AuthorDirectory
 from codegram_content.items import Authored
 from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
@@ -41,12 +41,12 @@ class DocService(ContentService[Doc, ListFilters]):
         session: AsyncSession,
         outbox: Outbox,
         authors: AuthorDirectory,
-        likes: LikeLookup | None = None,
+        social: SocialClient | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
         render_timeout: float = DEFAULT_RENDER_TIMEOUT,
     ) -> None:
-        super().__init__(session, outbox, authors, likes, candidate_cap=candidate_cap)
+        super().__init__(session, outbox, authors, social, candidate_cap=candidate_cap)
         # Seconds a page may take to render before it is stored as escaped text (rendering.py).
         self.render_timeout = render_timeout
 

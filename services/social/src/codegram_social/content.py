@@ -188,6 +188,15 @@ class ContentAccess:
         return locked
 
 
+async def apply_change(session: AsyncSession, facts: ContentFacts, *, deleted: bool) -> None:
+    """What social does when it learns of an item's change, from its event or from the content
+    service's call right after the commit (whichever comes first; the second changes nothing)."""
+    repository = ContentRepository(session)
+    await repository.remember(facts, deleted=deleted)
+    if deleted:
+        await repository.forget_interactions(facts.kind, facts.id)
+
+
 def _timestamp(ts: object) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined]
 
@@ -232,10 +241,7 @@ def content_directory(runtime: ServiceRuntime) -> IdempotentConsumer:
 
     async def handle(session: AsyncSession, msg: Msg) -> None:
         facts, verb = facts_of_event(msg.subject, msg.data)
-        repository = ContentRepository(session)
-        await repository.remember(facts, deleted=verb == "deleted")
-        if verb == "deleted":
-            await repository.forget_interactions(facts.kind, facts.id)
+        await apply_change(session, facts, deleted=verb == "deleted")
 
     if runtime.js is None:
         raise RuntimeError("consumers are built once messaging has started")

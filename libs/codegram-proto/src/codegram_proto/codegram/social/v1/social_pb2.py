@@ -23,23 +23,28 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/social/v1/social.proto\x12\x12\x63odegram.social.v1\"5\n\x10\x46ollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"%\n\x11\x46ollowingResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"L\n\x0eLikedByRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_type\x18\x02 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\"&\n\x0fLikedByResponse\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t2\xbd\x01\n\rSocialService\x12X\n\tFollowing\x12$.codegram.social.v1.FollowingRequest\x1a%.codegram.social.v1.FollowingResponse\x12R\n\x07LikedBy\x12\".codegram.social.v1.LikedByRequest\x1a#.codegram.social.v1.LikedByResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.codegram_proto/codegram/social/v1/social.proto\x12\x12\x63odegram.social.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x10\x46ollowingRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"%\n\x11\x46ollowingResponse\x12\x10\n\x08user_ids\x18\x01 \x03(\t\"L\n\x0eLikedByRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_type\x18\x02 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\"&\n\x0fLikedByResponse\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t\"\xe0\x01\n\x15\x43ontentChangedRequest\x12\x14\n\x0csubject_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\x12\n\nvisibility\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65leted\x18\x08 \x01(\x08\"\x18\n\x16\x43ontentChangedResponse2\xa6\x02\n\rSocialService\x12X\n\tFollowing\x12$.codegram.social.v1.FollowingRequest\x1a%.codegram.social.v1.FollowingResponse\x12R\n\x07LikedBy\x12\".codegram.social.v1.LikedByRequest\x1a#.codegram.social.v1.LikedByResponse\x12g\n\x0e\x43ontentChanged\x12).codegram.social.v1.ContentChangedRequest\x1a*.codegram.social.v1.ContentChangedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'codegram_proto.codegram.social.v1.social_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FOLLOWINGREQUEST']._serialized_start=70
-  _globals['_FOLLOWINGREQUEST']._serialized_end=123
-  _globals['_FOLLOWINGRESPONSE']._serialized_start=125
-  _globals['_FOLLOWINGRESPONSE']._serialized_end=162
-  _globals['_LIKEDBYREQUEST']._serialized_start=164
-  _globals['_LIKEDBYREQUEST']._serialized_end=240
-  _globals['_LIKEDBYRESPONSE']._serialized_start=242
-  _globals['_LIKEDBYRESPONSE']._serialized_end=280
-  _globals['_SOCIALSERVICE']._serialized_start=283
-  _globals['_SOCIALSERVICE']._serialized_end=472
+  _globals['_FOLLOWINGREQUEST']._serialized_start=103
+  _globals['_FOLLOWINGREQUEST']._serialized_end=156
+  _globals['_FOLLOWINGRESPONSE']._serialized_start=158
+  _globals['_FOLLOWINGRESPONSE']._serialized_end=195
+  _globals['_LIKEDBYREQUEST']._serialized_start=197
+  _globals['_LIKEDBYREQUEST']._serialized_end=273
+  _globals['_LIKEDBYRESPONSE']._serialized_start=275
+  _globals['_LIKEDBYRESPONSE']._serialized_end=313
+  _globals['_CONTENTCHANGEDREQUEST']._serialized_start=316
+  _globals['_CONTENTCHANGEDREQUEST']._serialized_end=540
+  _globals['_CONTENTCHANGEDRESPONSE']._serialized_start=542
+  _globals['_CONTENTCHANGEDRESPONSE']._serialized_end=566
+  _globals['_SOCIALSERVICE']._serialized_start=569
+  _globals['_SOCIALSERVICE']._serialized_end=863
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,11 @@ class SocialServiceStub(object):
                 request_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.SerializeToString,
                 response_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.FromString,
                 _registered_method=True)
+        self.ContentChanged = channel.unary_unary(
+                '/codegram.social.v1.SocialService/ContentChanged',
+                request_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedRequest.SerializeToString,
+                response_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedResponse.FromString,
+                _registered_method=True)
 
 
 class SocialServiceServicer(object):
@@ -64,6 +69,16 @@ class SocialServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ContentChanged(self, request, context):
+        """A content service tells, right after it commits, that an item was deleted or changed its
+        visibility, so that social's reads after that answer already see it (a like or a comment
+        list of an item just deleted is a 404). The content event stays the source of truth: this
+        call is best effort, and applying the event after it changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +91,11 @@ def add_SocialServiceServicer_to_server(servicer, server):
                     servicer.LikedBy,
                     request_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.FromString,
                     response_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.SerializeToString,
+            ),
+            'ContentChanged': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContentChanged,
+                    request_deserializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedRequest.FromString,
+                    response_serializer=codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +152,33 @@ class SocialService(object):
             '/codegram.social.v1.SocialService/LikedBy',
             codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByRequest.SerializeToString,
             codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.LikedByResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContentChanged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/codegram.social.v1.SocialService/ContentChanged',
+            codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedRequest.SerializeToString,
+            codegram__proto_dot_codegram_dot_social_dot_v1_dot_social__pb2.ContentChangedResponse.FromString,
             options,
             channel_credentials,
             insecure,
