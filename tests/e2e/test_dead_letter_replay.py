@@ -81,7 +81,12 @@ async def test_a_dead_lettered_doc_event_is_replayed_once_by_the_command(fleet: 
     again = _replay(fleet)
     assert again.returncode == 0, again.stderr
     outcome = _report(again)
-    assert set(outcome) == {"users-snippet-counts", "users-doc-counts", "users-follow-counts"}
+    assert set(outcome) == {
+        "users-snippet-counts",
+        "users-doc-counts",
+        "users-follow-counts",
+        "users-github-profiles",
+    }
     assert outcome["users-doc-counts"]["replayed"] == 0
     assert outcome["users-doc-counts"]["already_handled"] >= 1
     assert _docs_count(fleet, alice.username) == 1
@@ -90,4 +95,5 @@ async def test_a_dead_lettered_doc_event_is_replayed_once_by_the_command(fleet: 
 def test_an_unknown_consumer_is_refused_with_the_known_ones(fleet: RunningFleet) -> None:
     result = _replay(fleet, "--consumer", "nope")
     assert result.returncode == 2
-    assert "no consumer 'nope' in users (it has: snippet-counts, doc-counts, follow-counts)" in result.stderr
+    known = "snippet-counts, doc-counts, follow-counts, github-profiles"
+    assert f"no consumer 'nope' in users (it has: {known})" in result.stderr
