@@ -276,3 +276,24 @@ async def test_a_delete_or_privacy_change_holds_at_once(fleet: RunningFleet, gat
         )
         assert_error(like(gateway, bob, kind, hidden["id"], liked=False), 404, "NOT_FOUND")
         assert gateway.get(f"/{PLURAL[kind]}/{hidden['id']}/comments", headers=alice.auth).status_code == 200
+
+
+async def test_an_item_can_be_liked_the_moment_it_is_created(fleet: RunningFleet) -> None:
+    """Social learns of a new item from its event or, when the like comes first, by asking the
+    content service once; either way, or both at once, the like finds it."""
+    alice, bob = await member(fleet, "alice"), await member(fleet, "bob")
+    base = fleet.gateway_url + "/api/v1"
+    failures: list[str] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def create_and_like(n: int) -> None:
+            body = {"title": f"fresh {n}", "code": "x = 1\n", "visibility": ("public", "unlisted")[n % 2]}
+            created = await client.post("/snippets", headers=alice.auth, json=body)
+            assert created.status_code == 201, created.text
+            liked = await client.put(f"/snippets/{created.json()['id']}/like", headers=bob.auth)
+            if liked.status_code != 200:
+                failures.append(liked.text)
+
+        for batch in range(10):
+            await asyncio.gather(*(create_and_like(batch * 8 + i) for i in range(8)))
+    assert failures == []

@@ -83,10 +83,15 @@ class ContentRepository:
         row = (await self.session.execute(query)).first()
         return None if row is None else _subject(row)
 
-    async def known(self, kind: ContentKind, item_id: UUID) -> bool:
-        """Whether social has heard of the item at all (a deleted one included)."""
-        query = sa.select(sa.literal(1)).where(content.c.kind == kind, content.c.id == item_id)
-        return (await self.session.execute(query)).first() is not None
+    async def heard_of(self, kind: ContentKind, item_id: UUID) -> tuple[bool, Subject | None]:
+        """(whether social has heard of the item at all, the live item or None when deleted), from
+        one statement: two would see two snapshots, and an item arriving between them would look
+        known and absent at once."""
+        query = sa.select(content).where(content.c.kind == kind, content.c.id == item_id)
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return False, None
+        return True, None if row.deleted else _subject(row)
 
     async def remember(self, facts: ContentFacts, *, deleted: bool = False) -> None:
         """Store the facts unless what is stored is newer, or deleted."""
@@ -163,9 +168,7 @@ class ContentAccess:
         if item_id is None:
             raise _not_found(kind)
         async with self.db.unit_of_work() as session:
-            repository = ContentRepository(session)
-            subject = await repository.get(kind, item_id)
-            known = subject is not None or await repository.known(kind, item_id)
+            known, subject = await ContentRepository(session).heard_of(kind, item_id)
         if not known:
             # Asked outside any transaction: no pooled connection waits on the content service.
             facts = (await self.directory.facts(kind, [item_id])).get(item_id)
