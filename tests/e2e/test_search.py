@@ -117,8 +117,14 @@ def test_hostile_queries_never_fail(gateway: httpx.Client, q: str) -> None:
         {"q": "x", "cursor": "garbage"},
         {"q": "x" * 2000},
         {"q": "x", "type": "user"},
+        # Docs have no language, so a language filter finds no docs; a tag that cannot exist is
+        # still a 400, as it is with snippets.
+        {"q": "x", "type": "doc", "language": "python", "tag": "Not a tag!"},
+        {"q": "x", "language": "python", "tag": "Not a tag!"},
     ],
 )
 def test_bad_search_parameters_are_400(gateway: httpx.Client, params: dict) -> None:
+    if "tag" in params:  # the same query with a good tag is answered
+        assert gateway.get("/search", params={**params, "tag": "python"}).status_code == 200
     resp = gateway.get("/search", params=params)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -46,8 +46,10 @@ def doc_search_filters(
     language: Annotated[str | None, Query(max_length=40)] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> ListFilters | None:
-    # The gateway asks every content service with the same parameters; docs have no language.
-    return None if language is not None else ListFilters(tag_filter(tag))
+    # The gateway asks every content service with the same parameters; docs have no language, so
+    # a language filter finds none, but the tags are still checked (a bad one is a 400 either way).
+    filters = ListFilters(tag_filter(tag))
+    return None if language is not None else filters
 
 
 routes = content_routers(
