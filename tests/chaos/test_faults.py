@@ -207,10 +207,10 @@ async def test_a_fault_under_load_loses_and_doubles_nothing(
     assert tally.server_errors == 0, _others(tally)
     assert tally.hangs == 0, _others(tally)
     # Refusals while a dependency is down are fast by design (an open circuit, a refused
-    # connection): the typical one within 100 ms, or, on a machine so loaded that even the accepted
-    # writes take longer, no slower than they are; a refusal that waits on the dead dependency is
-    # slower than both. The slow tail is the scheduler's on a shared 2-core machine: reported.
-    if down:
-        refusal = statistics.median(r.seconds for r in down)
-        bound = max(FAST_REFUSAL_SECONDS, statistics.median(tally.accepted_seconds))
-        assert refusal < bound, [f"{r.told}: {r.seconds * 1000:.0f} ms" for r in down][:10]
+    # connection): every one within 100 ms. On a machine of its own (as CI's) they take 5 to 30 ms;
+    # a refusal that waits on the dead dependency takes seconds. Run it on a machine nothing else
+    # loads: a shared 2-core machine's scheduler alone can add a tenth of a second.
+    slow_refusals = [
+        f"{r.told}: {r.seconds * 1000:.0f} ms" for r in down if r.seconds >= FAST_REFUSAL_SECONDS
+    ]
+    assert not slow_refusals, slow_refusals[:10]
