@@ -57,16 +57,10 @@ def interaction_counts(entity: str, table: sa.Table) -> Callable[[ServiceRuntime
                 sa.update(table).where(table.c.id == subject_id).values({column: counter + delta})
             )
 
-        if runtime.js is None:
-            raise RuntimeError("consumers are built once messaging has started")
-        return IdempotentConsumer(
-            service=runtime.settings.service_name,
-            name="social-counts",
-            subjects=LIKE_EVENTS + COMMENT_EVENTS,
-            db=runtime.db,
-            processed_table=runtime.processed_table,
-            js=runtime.js,
-            handler=handle,
+        return runtime.consumer(
+            "social-counts",
+            LIKE_EVENTS + COMMENT_EVENTS,
+            handle,
         )
 
     return build

@@ -56,14 +56,8 @@ def signed_in(runtime: ServiceRuntime) -> IdempotentConsumer:
         requests = SyncRequests(runtime.db, outbox_enqueuer(runtime.outbox))
         await requests.record_sign_in(session, user_id, at)
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="github",
-        name="signed-in",
-        subjects=[USER_SIGNED_IN],
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=cast(Any, handle),
+    return runtime.consumer(
+        "signed-in",
+        [USER_SIGNED_IN],
+        cast(Any, handle),
     )

@@ -246,14 +246,8 @@ def content_directory(runtime: ServiceRuntime) -> IdempotentConsumer:
         facts, verb = facts_of_event(msg.subject, msg.data)
         await apply_change(session, facts, deleted=verb == "deleted")
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="social",
-        name="content-directory",
-        subjects=CONTENT_EVENTS,
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=handle,
+    return runtime.consumer(
+        "content-directory",
+        CONTENT_EVENTS,
+        handle,
     )

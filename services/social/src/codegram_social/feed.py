@@ -387,14 +387,10 @@ def feed_fanout(runtime: ServiceRuntime) -> IdempotentConsumer:
         if newly_public and not await timelines.superseded(event):
             await timelines.fan_out(event.entry)
 
-    return IdempotentConsumer(
-        service="social",
-        name="feed-fanout",
-        subjects=CONTENT_EVENTS + FOLLOW_EVENTS,
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=js,
-        handler=handle,
+    return runtime.consumer(
+        "feed-fanout",
+        CONTENT_EVENTS + FOLLOW_EVENTS,
+        handle,
     )
 
 

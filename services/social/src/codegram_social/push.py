@@ -38,16 +38,10 @@ def notification_push(runtime: ServiceRuntime) -> IdempotentConsumer:
             raise ConnectionError("nats is not connected")  # retried: the push is still due
         await realtime.push(nc, event.recipient_id, {"type": "notification", "data": notification})
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="social",
-        name="notification-push",
-        subjects=[NOTIFICATION_CREATED],
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=handle,
+    return runtime.consumer(
+        "notification-push",
+        [NOTIFICATION_CREATED],
+        handle,
         # Each push waits on the database and the users service: a backlog is worked through a
         # few at a time (each holds two pooled connections; the order of pushes is no promise).
         concurrency=4,

@@ -119,16 +119,10 @@ def _count_consumer(
         if delta:
             await count(UserService(session, UserEvents(runtime.outbox, session)), author_id, delta)
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="users",
-        name=name,
-        subjects=subjects,
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=handle,
+    return runtime.consumer(
+        name,
+        subjects,
+        handle,
     )
 
 
@@ -169,16 +163,10 @@ def follow_counts(runtime: ServiceRuntime) -> IdempotentConsumer:
             users = UserService(session, UserEvents(runtime.outbox, session))
             await users.count_follow(follower_id, followee_id, delta)
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="users",
-        name="follow-counts",
-        subjects=FOLLOW_EVENTS,
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=handle,
+    return runtime.consumer(
+        "follow-counts",
+        FOLLOW_EVENTS,
+        handle,
     )
 
 
@@ -193,14 +181,8 @@ def github_profiles(runtime: ServiceRuntime) -> IdempotentConsumer:
         users = UserService(session, UserEvents(runtime.outbox, session))
         await users.apply_github_profile(event.user_id, event.login, counts, synced_at)
 
-    if runtime.js is None:
-        raise RuntimeError("consumers are built once messaging has started")
-    return IdempotentConsumer(
-        service="users",
-        name="github-profiles",
-        subjects=[GITHUB_PROFILE_SYNCED],
-        db=runtime.db,
-        processed_table=runtime.processed_table,
-        js=runtime.js,
-        handler=handle,
+    return runtime.consumer(
+        "github-profiles",
+        [GITHUB_PROFILE_SYNCED],
+        handle,
     )

@@ -30,7 +30,7 @@ from codegram_kit.db.engine import Database, create_engine
 from codegram_kit.grpc.client import create_channel
 from codegram_kit.grpc.server import GrpcServer
 from codegram_kit.messaging import streams
-from codegram_kit.messaging.consumer import IdempotentConsumer, ReplayOutcome
+from codegram_kit.messaging.consumer import Handler, IdempotentConsumer, ReplayOutcome
 from codegram_kit.messaging.jobs import (
     JobClient,
     JobQueue,
@@ -91,6 +91,24 @@ class ServiceRuntime:
             # Short: a request that needs Redis answers 503 at once when it is down or hung, rather
             # than holding the client (the keys it serves are small and local).
             self.redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    def consumer(
+        self, name: str, subjects: Sequence[str], handler: Handler, **options: Any
+    ) -> IdempotentConsumer:
+        """A durable consumer `<service>-<name>` of `subjects` in this process's database, for a
+        service's consumer factory (`consumers=`), which runs once messaging has started."""
+        if self.js is None:
+            raise RuntimeError("consumers are built once messaging has started")
+        return IdempotentConsumer(
+            service=self.settings.service_name,
+            name=name,
+            subjects=list(subjects),
+            db=self.db,
+            processed_table=self.processed_table,
+            js=self.js,
+            handler=handler,
+            **options,
+        )
 
     def channel(self, target: str) -> aio.Channel:
         """One long-lived gRPC channel per target (deadline, request id and trace on every call)."""
