@@ -172,6 +172,15 @@ class AuthorSummary(BaseModel):
     full_name: str
     avatar_url: str
 
+    @classmethod
+    def of(cls, author: Author) -> AuthorSummary:
+        return cls(
+            id=str(author.id),
+            username=author.username,
+            full_name=author.full_name,
+            avatar_url=author.avatar_url,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class GitHubAccount:

@@ -98,12 +98,7 @@ def content_fields(item: Any, author: Author, liked_by_me: bool = False) -> dict
         "description": item.description,
         "tags": list(item.tags),
         "visibility": item.visibility,
-        "author": AuthorSummary(
-            id=str(author.id),
-            username=author.username,
-            full_name=author.full_name,
-            avatar_url=author.avatar_url,
-        ),
+        "author": AuthorSummary.of(author),
         "likes_count": item.likes_count,
         "comments_count": item.comments_count,
         "liked_by_me": liked_by_me,

@@ -128,12 +128,7 @@ class FeedService:
             author = authors[e.author_id]
             likes_count, comments_count = counts.get((e.kind, e.id), (0, 0))
             common: dict[str, Any] = {
-                "author": AuthorSummary(
-                    id=str(author.id),
-                    username=author.username,
-                    full_name=author.full_name,
-                    avatar_url=author.avatar_url,
-                ),
+                "author": AuthorSummary.of(author),
                 "likes_count": likes_count,
                 "comments_count": comments_count,
                 "liked_by_me": (e.kind, e.id) in liked,

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import insert
 
 from codegram_clients.content import ContentKind
-from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, authors_of
+from codegram_clients.users import AuthorDirectory, AuthorSummary, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
@@ -62,12 +62,6 @@ class CommentRead(BaseModel):
     body: str
     author: AuthorSummary
     created_at: datetime
-
-
-def _summary(author: Author) -> AuthorSummary:
-    return AuthorSummary(
-        id=str(author.id), username=author.username, full_name=author.full_name, avatar_url=author.avatar_url
-    )
 
 
 def _user(raw: str) -> UUID:
@@ -156,7 +150,10 @@ class CommentService:
         people = await authors_of(self.authors, {r.author_id for r in rows})
         return [
             CommentRead(
-                id=str(r.id), body=r.body, author=_summary(people[r.author_id]), created_at=r.created_at
+                id=str(r.id),
+                body=r.body,
+                author=AuthorSummary.of(people[r.author_id]),
+                created_at=r.created_at,
             )
             for r in rows
         ]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
+from codegram_clients.users import AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -141,12 +141,6 @@ def _subject_read(row: Any) -> SubjectRead | None:
     return SubjectRead(type=row.subject_kind, id=str(row.subject_id), title=row.title)
 
 
-def _summary(author: Author) -> AuthorSummary:
-    return AuthorSummary(
-        id=str(author.id), username=author.username, full_name=author.full_name, avatar_url=author.avatar_url
-    )
-
-
 def _with_subjects() -> Any:
     """Notifications with the title of their subject (now, not as it was when they were made)."""
     n = notifications.c
@@ -208,7 +202,7 @@ class NotificationService:
             NotificationRead(
                 id=str(r.id),
                 type=r.type,
-                actor=_summary(actors[r.actor_id]),
+                actor=AuthorSummary.of(actors[r.actor_id]),
                 subject=_subject_read(r),
                 read=r.read,
                 created_at=r.created_at,
@@ -243,7 +237,7 @@ class NotificationService:
         read = NotificationRead(
             id=str(row.id),
             type=row.type,
-            actor=_summary(actor),
+            actor=AuthorSummary.of(actor),
             subject=_subject_read(row),
             read=row.read,
             created_at=row.created_at,
@@ -322,7 +316,7 @@ class NotificationService:
                 subject=None
                 if g.subject_id is None or g.title is None
                 else SubjectRead(type=g.subject_kind, id=str(g.subject_id), title=g.title),  # type: ignore[arg-type]
-                actors=[_summary(people[a]) for a in g.actor_ids],
+                actors=[AuthorSummary.of(people[a]) for a in g.actor_ids],
                 count=g.count,
                 read=g.read,
                 latest_at=g.latest_at,
