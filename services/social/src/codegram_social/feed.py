@@ -24,13 +24,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.db.engine import Database
-from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.jobs import PeriodicTask
 from codegram_kit.messaging.streams import STREAM_NAME
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_kit.web.errors import ValidationFailed
-from codegram_kit.web.pagination import decode_cursor, encode_cursor
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
 from codegram_social.config import SocialSettings
 from codegram_social.content import CONTENT_EVENTS, facts_of_event
@@ -420,29 +417,3 @@ TRIM_TASK: PeriodicTask[ServiceRuntime] = PeriodicTask("feed-trim", TRIM_INTERVA
 
 
 # -- cursors ---------------------------------------------------------------------------------------
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "invalid cursor", [{"field": "cursor", "in": "query", "message": "invalid cursor"}]
-    )
-
-
-def encode_position(entry: FeedEntry) -> str:
-    return encode_cursor({"t": entry.created_at.isoformat(), "i": str(entry.id)})
-
-
-def decode_position(cursor: str | None) -> Position | None:
-    """The keyset position a feed cursor names; anything else is a 400."""
-    position = decode_cursor(cursor, ("t", "i"))
-    if position is None:
-        return None
-    raw_time, raw_id = position["t"], position["i"]
-    item_id = parse_id(raw_id) if isinstance(raw_id, str) else None
-    if not isinstance(raw_time, str) or item_id is None:
-        raise _bad_cursor()
-    try:
-        created_at = datetime.fromisoformat(raw_time)
-    except ValueError:
-        raise _bad_cursor() from None
-    if created_at.tzinfo is None:
-        raise _bad_cursor()
-    return created_at, item_id

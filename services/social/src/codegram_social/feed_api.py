@@ -27,8 +27,9 @@ from codegram_kit.web.responses import page_response
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
 from codegram_social.config import SocialSettings
-from codegram_social.feed import FeedEntry, TimelineRepository, decode_position, encode_position
+from codegram_social.feed import FeedEntry, TimelineRepository
 from codegram_social.models import content, likes
+from codegram_social.paging import decode_id_position, encode_position
 
 
 def _rfc3339(value: datetime) -> str:
@@ -101,12 +102,12 @@ class FeedService:
     async def page(
         self, user_id: UUID, cursor: str | None, limit: int
     ) -> tuple[list[FeedSnippetEntry | FeedDocEntry], str | None]:
-        before = decode_position(cursor)
+        before = decode_id_position(cursor)
         async with self.db.unit_of_work() as session:
             found = await TimelineRepository(session).page(user_id, before, limit + 1)
             page = found[:limit]
             counts, liked = await _social_facts(session, user_id, page)
-        next_cursor = encode_position(page[-1]) if len(found) > limit else None
+        next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(found) > limit else None
         # The content services' own word on each item, read outside any transaction (one deleted
         # or no longer public a moment ago, its removal still on the way, is left out), and the
         # authors, all at once: the timeline already names each item's author.
