@@ -3,6 +3,7 @@ follow counts once: the users service's follow-counts consumer against its real,
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -61,7 +62,10 @@ async def consumer(migrated: Fleet) -> AsyncIterator[tuple[IdempotentConsumer, D
         js=nc.jetstream(),
         outbox=Outbox(models.outbox),
         processed_table=models.processed_events,
+        settings=SimpleNamespace(service_name="users"),
     )
+    # The kit's own way of building a service's consumer, bound to this stand-in runtime.
+    runtime.consumer = functools.partial(ServiceRuntime.consumer, runtime)
     yield follow_counts(cast(ServiceRuntime, runtime)), db
     await nc.close()
     await db.dispose()
