@@ -79,7 +79,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+async def page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
     return PageParams(limit, cursor)
 
 
@@ -89,7 +89,7 @@ class ListParams:
     sort: Literal["recent", "popular"]
 
 
-def list_params(
+async def list_params(
     author: Annotated[str | None, Query(max_length=100)] = None,
     sort: Literal["recent", "popular"] = "recent",
 ) -> ListParams:
@@ -100,7 +100,7 @@ def _path_id(name: str) -> Callable[..., str]:
     """A dependency reading the path parameter `name` (`snippet_id`): FastAPI names path parameters
     after the endpoint's arguments, and each kind keeps its own name in the public API."""
 
-    def item_id(**path: str) -> str:
+    async def item_id(**path: str) -> str:
         return path[name]
 
     annotation = Annotated[str, Path(max_length=64)]

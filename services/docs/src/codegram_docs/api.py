@@ -38,11 +38,11 @@ def to_read(item: Authored[Doc]) -> DocRead:
     )
 
 
-def doc_filters(tag: TagParams = []) -> ListFilters:  # noqa: B006 - FastAPI copies query defaults
+async def doc_filters(tag: TagParams = []) -> ListFilters:  # noqa: B006 - FastAPI copies query defaults
     return ListFilters(tag_filter(tag))
 
 
-def doc_search_filters(
+async def doc_search_filters(
     language: Annotated[str | None, Query(max_length=40)] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> ListFilters | None:

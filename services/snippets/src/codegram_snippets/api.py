@@ -44,7 +44,7 @@ def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
     return SnippetListItem(**fields, language=item.item.language, code_preview=code_preview(item.item.code))
 
 
-def snippet_filters(
+async def snippet_filters(
     language: Annotated[LanguageName | None, Query(description="A language name or alias, any case.")] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
 ) -> ListFilters:
