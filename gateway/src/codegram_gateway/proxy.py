@@ -44,7 +44,11 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 STRIPPED_REQUEST_HEADERS = frozenset(
     {"x-user-id", "x-forwarded-user", "x-internal-auth", "x-request-id", "x-forwarded-for", "forwarded"}
 )
-_HOP_BY_HOP_BYTES = frozenset(h.encode() for h in HOP_BY_HOP) | {b"x-request-id"}
+# What the gateway drops from a service's response: its framing is passed on as declared (a known
+# Content-Length spares the client chunked encoding), and the request id is the gateway's own.
+_RESPONSE_DROPPED = frozenset(h.encode() for h in HOP_BY_HOP - {"content-length"}) | {b"x-request-id"}
+# A response up to this size whose length is declared is read whole and sent in one message.
+_WHOLE_BODY_BYTES = 256 * 1024
 # A service's HTTP refusal of a WebSocket handshake, as the close code the client gets.
 _HANDSHAKE_REFUSALS = {401: 4401, 403: 4401, 429: 4429, 502: 1013, 503: 1013, 504: 1013}
 # The same refusal passed on as an HTTP status, to clients that read no close codes (Socket.IO).
@@ -196,19 +200,18 @@ class Upstreams:
             return
         breaker.succeeded()
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": upstream.status,
-                    "headers": [
-                        (k, v) for k, v in upstream.raw_headers if k.lower() not in _HOP_BY_HOP_BYTES
-                    ],
-                }
-            )
-            if method != "HEAD":
+            kept = [(k, v) for k, v in upstream.raw_headers if k.lower() not in _RESPONSE_DROPPED]
+            await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
+            length = upstream.content_length
+            if method == "HEAD":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif length is not None and length <= _WHOLE_BODY_BYTES:
+                # The common small answer: one message (and one write) instead of a stream.
+                await send({"type": "http.response.body", "body": await upstream.read(), "more_body": False})
+            else:
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             upstream.release()
 

@@ -3,11 +3,13 @@ and no credential in any line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
 import time
+from typing import IO
 
 from opentelemetry import trace
 
@@ -49,11 +51,15 @@ class JsonLineFormatter(logging.Formatter):
         self._second_text = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
+        return self.time_text(record.created)
+
+    def time_text(self, created: float) -> str:
+        """`created` as the records' time field (local time, like logging's default)."""
+        second = int(created)
         if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
-        return f"{self._second_text},{int(record.msecs):03d}"
+        return f"{self._second_text},{int((created - second) * 1000):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -132,10 +138,98 @@ def redact(text: str) -> str:
 
 
 class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes each finished line with credentials masked (see `redact`)."""
+    """Writes each finished line with credentials masked (see `redact`).
+
+    On an event loop's thread, the lines of one turn of the loop are written together at its end
+    (one write and flush for many requests' lines, in order, a turn later at most); anywhere else
+    a line is written at once."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.write_line(line)
+
+    def write_line(self, line: str) -> None:
+        """Queue one finished line (credentials already masked) for writing."""
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line)
+            if len(self._pending) > 1:
+                return  # a write is already due
+            loop = asyncio._get_running_loop()
+            if loop is None:
+                self._write_pending()
+                return
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._pending:
+                self._write_pending()
+            super().flush()
+
+    def _write_pending(self) -> None:
+        lines, self._pending = self._pending, []
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # stdout closed under us: nowhere left to say so
+
+
+class AccessLog:
+    """The one line per request, built without a LogRecord: the same JSON object the formatter
+    writes for `log.info("request", extra=...)`, through the same handler (masked, in order).
+    Falls back to the logger when lines are not JSON or logging was configured otherwise."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._name = json.dumps(logger.name)
+
+    def write(self, method: str, path: str, status: int, duration_ms: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        handler, root = _json_handler, logging.root
+        if (
+            handler is None
+            or self.logger.handlers
+            or not self.logger.propagate
+            or len(root.handlers) != 1
+            or root.handlers[0] is not handler
+        ):
+            fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+            self.logger.info("request", extra=fields)
+            return
+        now = time.time()
+        span = trace.get_current_span().get_span_context()
+        request_id = current_request_id()
+        line = (
+            f'{{"time": "{_formatter.time_text(now)}", "level": "INFO", "logger": {self._name}, '
+            f'"message": "request", "service": {_service_json}, '
+            f'"request_id": {_json_string(request_id)}, '
+            f'"trace_id": {_json_string(format(span.trace_id, "032x") if span.is_valid else None)}, '
+            f'"method": {_json_string(method)}, "path": {_json_string(path)}, "status": {status}, '
+            f'"duration_ms": {duration_ms!r}}}'
+        )
+        handler.write_line(redact(line))
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+_json_handler: _RedactingHandler | None = None
+_formatter: JsonLineFormatter
+_service_json = "null"
 
 
 class _UvicornPaths(logging.Filter):
@@ -164,10 +258,14 @@ class _ConsoleFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    global _json_handler, _formatter, _service_json
     handler = _RedactingHandler(sys.stdout)
     handler.addFilter(_ContextFilter(service))
+    _json_handler = None
     if fmt == "json":
-        handler.setFormatter(JsonLineFormatter())
+        _formatter = JsonLineFormatter()
+        handler.setFormatter(_formatter)
+        _json_handler, _service_json = handler, json.dumps(service)
     else:
         handler.setFormatter(_ConsoleFormatter("%(asctime)s %(levelname)-5s %(name)s [%(rid)s] %(message)s"))
     # No line shows the caller's file, thread or process, so the records need not find them out

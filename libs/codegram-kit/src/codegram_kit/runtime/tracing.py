@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, MutableMapping
 
 from opentelemetry import context as otel_context
@@ -12,10 +13,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 _configured = False
+_exporting = False
 
 
 def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
-    global _configured
+    global _configured, _exporting
     if _configured:
         return
     # With nowhere to export, spans still get ids (for logs and propagation) but are not
@@ -32,6 +34,37 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
         )
     trace.set_tracer_provider(provider)
     _configured = True
+    _exporting = bool(otlp_endpoint)
+
+
+def exporting() -> bool:
+    """Whether spans are recorded and exported (an OTLP endpoint is configured)."""
+    return _exporting
+
+
+def unrecorded_span(traceparent: str | None, tracestate: str | None = None) -> trace.Span:
+    """The span the SDK makes when nothing exports (its sampler drops every span), made directly:
+    fresh ids for logs and propagation, continuing the caller's trace when it sent one. A request
+    path pays for this instead of the SDK's sampler and span machinery."""
+    parent: trace.SpanContext | None = None
+    if traceparent is not None:
+        carrier = {"traceparent": traceparent}
+        if tracestate is not None:
+            carrier["tracestate"] = tracestate
+        parent = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+    if parent is not None and parent.is_valid:
+        trace_id, state = parent.trace_id, parent.trace_state
+    else:
+        trace_id, state = random.getrandbits(128) or 1, None
+    return trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id,
+            random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+            trace_state=state,
+        )
+    )
 
 
 def tracer(name: str) -> trace.Tracer:

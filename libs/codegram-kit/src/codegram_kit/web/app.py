@@ -15,48 +15,68 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from codegram_kit.runtime.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from codegram_kit.runtime.context import accept_request_id, request_id_var
+from codegram_kit.runtime.logging import AccessLog
 from codegram_kit.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from codegram_kit.runtime.readiness import evaluate as evaluate_readiness
-from codegram_kit.runtime.tracing import extract
+from codegram_kit.runtime.tracing import exporting, extract, unrecorded_span
 from codegram_kit.web.errors import error_response, install_error_handlers
 from codegram_kit.web.input_guard import NulGuardMiddleware
 from codegram_kit.web.openapi import install_openapi
 
 log = logging.getLogger("codegram.http")
+_access = AccessLog(log)
 
 ReadinessCheck = Callable[[], Awaitable[Any]]
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_TRACE_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate", b"baggage": "baggage"}
 
 
 class RequestContextMiddleware:
-    """Pure ASGI middleware: request id, trace span, metrics and one access-log line per request."""
+    """Pure ASGI middleware: request id, trace span, metrics and one access-log line per request.
+
+    Every request of every process passes here, so it reads the headers once, keeps the metrics'
+    label children, makes the span directly when nothing records spans (tracing.unrecorded_span)
+    and writes the access line without a LogRecord (logging.AccessLog)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
         self.tracer = trace.get_tracer("codegram.http")
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
-        token = request_id_var.set(request_id)
-        method = scope["method"]
-        # start_span and attach rather than start_as_current_span: the same span for a third of
-        # the cost, on a path every request takes.
-        parent = extract(headers)
-        span = self.tracer.start_span(
-            f"{method} {scope['path']}",
-            context=parent,
-            kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": method},
-        )
-        ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
-        status = 500
         start = time.perf_counter()
+        given_id = None
+        carrier: dict[str, str] = {}  # the trace context the caller sent
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given_id = value
+            elif name in _TRACE_HEADERS:
+                carrier[_TRACE_HEADERS[name]] = value.decode("latin-1")
+        request_id = accept_request_id(given_id.decode("latin-1") if given_id is not None else None)
+        token = request_id_var.set(request_id)
+        request_id_header = (b"x-request-id", request_id.encode())
+        method = scope["method"]
+        recording = exporting()
+        if recording:
+            # start_span and attach rather than start_as_current_span: the same span for a third
+            # of the cost.
+            parent = extract(carrier)
+            span = self.tracer.start_span(
+                f"{method} {scope['path']}",
+                context=parent,
+                kind=trace.SpanKind.SERVER,
+                attributes={"http.request.method": method},
+            )
+            ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
+        else:
+            span = unrecorded_span(carrier.get("traceparent"), carrier.get("tracestate"))
+            ctx_token = otel_context.attach(trace.set_span_in_context(span))
+        status = 500
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -64,7 +84,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
@@ -81,26 +101,28 @@ class RequestContextMiddleware:
                 scope, receive, send_with_id
             )
         finally:
-            span.set_attribute("http.response.status_code", status)
-            span.end()
+            if recording:
+                span.set_attribute("http.response.status_code", status)
+                span.end()
             self._observe(scope, method, status, time.perf_counter() - start)
             otel_context.detach(ctx_token)
             request_id_var.reset(token)
 
     def _observe(self, scope: Scope, method: str, status: int, elapsed: float) -> None:
         route_label = getattr(scope.get("route"), "path", None) or "unmatched"
-        HTTP_REQUESTS.labels(self.service, method, route_label, str(status)).inc()
-        HTTP_LATENCY.labels(self.service, method, route_label).observe(elapsed)
-        if scope["path"] not in _QUIET_PATHS:
-            log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
+        key = (method, route_label, status)
+        children = self._children.get(key)
+        if children is None:
+            # Bounded like the metrics themselves: methods, route patterns and statuses.
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(self.service, method, route_label, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route_label),
             )
+        children[0].inc()
+        children[1].observe(elapsed)
+        path = scope["path"]
+        if path not in _QUIET_PATHS:
+            _access.write(method, path, status, round(elapsed * 1000, 2))
 
 
 def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
