@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,17 +55,7 @@ class SocialEvents:
         )
 
     async def like_changed(self, user_id: UUID, subject: Subject, *, liked: bool) -> None:
-        message = social_pb2.LikeCreated if liked else social_pb2.LikeDeleted
-        await self.outbox.add(
-            self.session,
-            LIKE_CREATED if liked else LIKE_DELETED,
-            message(
-                user_id=str(user_id),
-                subject=_subject(subject),
-                subject_author_id=str(subject.author_id),
-                occurred_at=_now(),
-            ),
-        )
+        await self.outbox.add(self.session, *like_event(user_id, subject, liked=liked))
 
     async def comment_changed(
         self, comment_id: UUID, author_id: UUID, subject: Subject, *, created: bool
@@ -83,13 +74,28 @@ class SocialEvents:
         )
 
     async def notification_created(self, notification_id: UUID, recipient_id: UUID, type_: str) -> None:
-        message = social_pb2.NotificationCreated(
-            notification_id=str(notification_id),
-            recipient_id=str(recipient_id),
-            type=type_,
-            occurred_at=_now(),
-        )
-        await self.outbox.add(self.session, NOTIFICATION_CREATED, message)
+        await self.outbox.add(self.session, *notification_event(notification_id, recipient_id, type_))
+
+
+def like_event(user_id: UUID, subject: Subject, *, liked: bool) -> tuple[str, Message]:
+    """`codegram.social.like.created|deleted` and its message."""
+    message = social_pb2.LikeCreated if liked else social_pb2.LikeDeleted
+    return LIKE_CREATED if liked else LIKE_DELETED, message(
+        user_id=str(user_id),
+        subject=_subject(subject),
+        subject_author_id=str(subject.author_id),
+        occurred_at=_now(),
+    )
+
+
+def notification_event(notification_id: UUID, recipient_id: UUID, type_: str) -> tuple[str, Message]:
+    """`codegram.social.notification.created` and its message."""
+    return NOTIFICATION_CREATED, social_pb2.NotificationCreated(
+        notification_id=str(notification_id),
+        recipient_id=str(recipient_id),
+        type=type_,
+        occurred_at=_now(),
+    )
 
 
 def _subject(subject: Subject) -> social_pb2.Subject:

@@ -14,8 +14,10 @@ from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.content import ContentKind
 from codegram_clients.users import AuthorDirectory, AuthorSummary, authors_of
@@ -23,10 +25,10 @@ from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.web.errors import Forbidden, NotFound
-from codegram_social.content import ContentAccess, ContentRepository
-from codegram_social.events import SocialEvents
+from codegram_social.content import ContentAccess, ContentRepository, Subject, driver
+from codegram_social.events import SocialEvents, like_event, notification_event
 from codegram_social.models import comments, likes
-from codegram_social.notifications import NotificationStore
+from codegram_social.notifications import NotificationStore, dedupe_key
 from codegram_social.paging import decode_id_position, encode_position
 
 MAX_COMMENT_LENGTH = 10_000
@@ -71,6 +73,34 @@ def _user(raw: str) -> UUID:
     return user_id
 
 
+# A new like in one round trip (the subject is locked by the caller): the like, unless there is
+# one; then, only if it was added, the counter, the like's event, the author's notification
+# (unless one of the same like was made before, or it is the author's own like) and that
+# notification's event. Answers the new count (null when nothing was added) and how many events.
+_LIKE = """
+WITH added AS (
+    INSERT INTO likes (kind, subject_id, user_id) VALUES (%(kind)s, %(id)s, %(user)s)
+    ON CONFLICT DO NOTHING RETURNING subject_id
+), counted AS (
+    UPDATE content SET likes_count = likes_count + 1
+    WHERE kind = %(kind)s AND id = (SELECT subject_id FROM added)
+    RETURNING likes_count
+), notified AS (
+    INSERT INTO notifications (id, recipient_id, type, actor_id, subject_kind, subject_id, dedupe_key)
+    SELECT %(notification_id)s, %(author)s, 'like', %(user)s, %(kind)s, %(id)s, %(dedupe)s
+    FROM added WHERE %(notify)s
+    ON CONFLICT ON CONSTRAINT uq_notifications_dedupe DO NOTHING RETURNING id
+), events AS (
+    INSERT INTO outbox (event_id, subject, payload, headers)
+    SELECT %(like_event)s, %(like_subject)s, %(like_payload)s, %(like_headers)s FROM added
+    UNION ALL
+    SELECT %(push_event)s, %(push_subject)s, %(push_payload)s, %(push_headers)s FROM notified
+    RETURNING 1
+)
+SELECT (SELECT likes_count FROM counted), (SELECT count(*) FROM events)
+"""
+
+
 class LikeService:
     def __init__(self, db: Database, outbox: Outbox, access: ContentAccess) -> None:
         self.db = db
@@ -81,23 +111,49 @@ class LikeService:
         """Idempotent: the count, the event and the notification move only for a new like; liking
         again after an unlike notifies nobody twice (the notification is kept)."""
         user = _user(user_raw)
-        seen = await self.access.visible(kind, raw_id, user)
-        async with self.db.unit_of_work() as session:
-            subject = await self.access.lock_visible(session, seen, user)
-            added = (
-                await session.execute(
-                    insert(likes)
-                    .values(kind=kind, subject_id=subject.id, user_id=user)
-                    .on_conflict_do_nothing()
-                    .returning(likes.c.user_id)
-                )
-            ).first()
-            if added is not None:
-                subject = await ContentRepository(session).add_to_counts(kind, subject.id, likes=1)
-                events = SocialEvents(self.outbox, session)
-                await events.like_changed(user, subject, liked=True)
-                await NotificationStore(session, events).record(subject.author_id, "like", user, subject)
-        return LikeState(liked=True, likes_count=subject.likes_count)
+        item_id = parse_id(raw_id)
+        if item_id is None:
+            raise NotFound(f"{kind} not found")
+        for _ in range(2):
+            async with self.db.unit_of_work() as session:
+                subject = await self.access.lock_for_change(session, kind, item_id, user)
+                if subject is not None:
+                    return LikeState(liked=True, likes_count=await self._add_like(session, subject, user))
+            # Not heard of yet: read it through once (a 404 if it is not there to see), then again.
+            await self.access.visible(kind, raw_id, user)
+        raise NotFound(f"{kind} not found")
+
+    async def _add_like(self, session: AsyncSession, subject: Subject, user: UUID) -> int:
+        """The like, its count, its event, the author's notification and its event, in one
+        statement on the locked subject; returns the likes count."""
+        notify = subject.author_id != user
+        notification_id = new_uuid7()
+        like_row = self.outbox.row(*like_event(user, subject, liked=True))
+        push_row = self.outbox.row(*notification_event(notification_id, subject.author_id, "like"))
+        result = await (await driver(session)).execute(
+            _LIKE,
+            {
+                "kind": subject.kind,
+                "id": subject.id,
+                "user": user,
+                "notify": notify,
+                "notification_id": notification_id,
+                "author": subject.author_id,
+                "dedupe": dedupe_key("like", user, subject),
+                "like_event": like_row.event_id,
+                "like_subject": like_row.subject,
+                "like_payload": like_row.payload,
+                "like_headers": Jsonb(like_row.headers),
+                "push_event": push_row.event_id,
+                "push_subject": push_row.subject,
+                "push_payload": push_row.payload,
+                "push_headers": Jsonb(push_row.headers),
+            },
+        )
+        count, events = await result.fetchone()  # type: ignore[misc]
+        if events:
+            self.outbox.wake_after_commit(session)
+        return int(subject.likes_count if count is None else count)
 
     async def unlike(self, kind: ContentKind, raw_id: str, user_raw: str) -> LikeState:
         user = _user(user_raw)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,7 @@ from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Unauthorized
 from codegram_social.config import SocialSettings
-from codegram_social.content import Subject
+from codegram_social.content import Subject, driver
 from codegram_social.events import SocialEvents
 from codegram_social.models import content, notifications
 from codegram_social.paging import bad_cursor, decode_id_position, decode_position, encode_position
@@ -83,7 +84,7 @@ class MarkRead(BaseModel):
 
 
 # -- writing ------------------------------------------------------------------------------------
-def _dedupe_key(type_: NotificationType, actor: UUID, subject: Subject | None) -> str | None:
+def dedupe_key(type_: NotificationType, actor: UUID, subject: Subject | None) -> str | None:
     if type_ == "follow":
         return f"follow:{actor}"
     if type_ == "like" and subject is not None:
@@ -120,7 +121,7 @@ class NotificationStore:
                 subject_kind=subject.kind if subject else None,
                 subject_id=subject.id if subject else None,
                 comment_id=comment_id,
-                dedupe_key=_dedupe_key(type_, actor, subject),
+                dedupe_key=dedupe_key(type_, actor, subject),
             )
             .on_conflict_do_nothing(constraint="uq_notifications_dedupe")
             .returning(notifications.c.id)
@@ -167,6 +168,14 @@ class _Group:
     latest_at: datetime
 
 
+# One notification with the title of its subject, as `_with_subjects` joins them.
+_ONE = (
+    "SELECT n.recipient_id, n.id, n.type, n.actor_id, n.subject_kind, n.subject_id, n.read,"
+    " n.created_at, c.title FROM notifications n"
+    " LEFT JOIN content c ON c.kind = n.subject_kind AND c.id = n.subject_id WHERE n.id = %s"
+)
+
+
 class NotificationService:
     """A user's notifications: pages, groups, the unread count and marking read."""
 
@@ -210,27 +219,12 @@ class NotificationService:
             for r in page
         ], next_cursor
 
-    async def one(self, notification_id: UUID) -> tuple[UUID, NotificationRead] | None:
-        """(recipient, the notification as its recipient's list shows it), or None when it is gone."""
-        n = notifications.c
-        joined, title = _with_subjects()
-        query = (
-            sa.select(
-                n.recipient_id,
-                n.id,
-                n.type,
-                n.actor_id,
-                n.subject_kind,
-                n.subject_id,
-                n.read,
-                n.created_at,
-                title,
-            )
-            .select_from(joined)
-            .where(n.id == notification_id)
-        )
-        async with self.db.unit_of_work() as session:
-            row = (await session.execute(query)).first()
+    async def one(self, session: AsyncSession, notification_id: UUID) -> tuple[UUID, NotificationRead] | None:
+        """(recipient, the notification as its recipient's list shows it), or None when it is gone;
+        read in `session`'s transaction (the push consumer's own, which it is read for)."""
+        cursor = (await driver(session)).cursor(row_factory=namedtuple_row)
+        await cursor.execute(_ONE, (notification_id,))
+        row = await cursor.fetchone()
         if row is None:
             return None
         actor = (await authors_of(self.authors, [row.actor_id]))[row.actor_id]
@@ -350,10 +344,12 @@ def recipient_of(raw: str) -> UUID:
     return user_id
 
 
-async def render_notification(runtime: ServiceRuntime, notification_id: UUID) -> dict[str, Any] | None:
+async def render_notification(
+    runtime: ServiceRuntime, session: AsyncSession, notification_id: UUID
+) -> dict[str, Any] | None:
     """One notification as its recipient's list shows it (JSON-ready), or None when it is gone."""
     settings = runtime.settings
     assert isinstance(settings, SocialSettings)
     authors = GrpcAuthorDirectory(runtime.channel(settings.users_grpc_target))
-    found = await NotificationService(runtime.db, authors).one(notification_id)
+    found = await NotificationService(runtime.db, authors).one(session, notification_id)
     return None if found is None else found[1].model_dump(mode="json")

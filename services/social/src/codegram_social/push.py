@@ -24,13 +24,13 @@ from codegram_social.notifications import render_notification
 
 
 def notification_push(runtime: ServiceRuntime) -> IdempotentConsumer:
-    async def handle(_session: AsyncSession, msg: Msg) -> None:
+    async def handle(session: AsyncSession, msg: Msg) -> None:
         try:
             event = social_pb2.NotificationCreated.FromString(msg.data)
             notification_id = UUID(event.notification_id)
         except (DecodeError, ValueError) as exc:
             raise ValueError("unreadable notification event") from exc  # dead-lettered, kept
-        notification = await render_notification(runtime, notification_id)
+        notification = await render_notification(runtime, session, notification_id)
         if notification is None:
             return
         nc = runtime.nc
@@ -43,6 +43,6 @@ def notification_push(runtime: ServiceRuntime) -> IdempotentConsumer:
         [NOTIFICATION_CREATED],
         handle,
         # Each push waits on the database and the users service: a backlog is worked through a
-        # few at a time (each holds two pooled connections; the order of pushes is no promise).
+        # few at a time (each holds a pooled connection; the order of pushes is no promise).
         concurrency=4,
     )

@@ -10,6 +10,7 @@ import os
 import signal
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     return outbox, processed
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One event as the outbox stores it."""
+
+    event_id: uuid.UUID
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+
+
 class Outbox:
     def __init__(self, table: sa.Table) -> None:
         self.table = table
@@ -87,6 +98,29 @@ class Outbox:
         """Record any message in the caller's transaction; the relay publishes it to whichever
         stream holds `subject` (a job under `jobs.<service>.>` goes to that service's work queue).
         `msg_id` (default: the row's own id) is its Nats-Msg-Id, so JetStream drops a copy."""
+        row = self.row_raw(subject, payload, headers, msg_id=msg_id)
+        await session.execute(
+            sa.insert(self.table).values(
+                event_id=row.event_id, subject=row.subject, payload=row.payload, headers=row.headers
+            )
+        )
+        self.wake_after_commit(session)
+        return row.event_id
+
+    def row(self, subject: str, message: Message) -> OutboxRow:
+        """The outbox row of an event, for a caller that writes it in a statement of its own (one
+        round trip with the change it records); it must call `wake_after_commit` on its session."""
+        headers = {EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name}
+        return self.row_raw(subject, message.SerializeToString(), headers)
+
+    def row_raw(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        msg_id: str | None = None,
+    ) -> OutboxRow:
         event_id = uuid.uuid4()
         all_headers = {
             "Nats-Msg-Id": msg_id or str(event_id),
@@ -97,15 +131,13 @@ class Outbox:
         if rid:
             all_headers[REQUEST_ID_HEADER] = rid
         inject(all_headers)
-        await session.execute(
-            sa.insert(self.table).values(
-                event_id=event_id, subject=subject, payload=payload, headers=all_headers
-            )
-        )
+        return OutboxRow(event_id, subject, payload, all_headers)
+
+    def wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake the relay when `session`'s transaction, which wrote outbox rows, commits."""
         if not session.info.get(_WAKES_RELAY):
             session.info[_WAKES_RELAY] = True
             sa.event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
-        return event_id
 
     def _after_commit(self, session: Session) -> None:
         # Runs in the event loop's thread (the async session's greenlet), so setting is safe.
