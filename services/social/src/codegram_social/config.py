@@ -20,3 +20,8 @@ class SocialSettings(ServiceSettings):
     # Home timelines keep this many newest items per user; the feed reads past them from the
     # content read model (feed.py).
     feed_timeline_cap: int = Field(default=800, ge=1)
+    # Likes and follows each hold a connection for their short transaction, and the push and
+    # feed consumers hold theirs while they work: past the pool, every checkout opens a
+    # connection and closes it on return (a new backend each time, milliseconds of CPU on both
+    # sides), so the pool is sized for the requests a replica serves at once.
+    db_pool_size: int = 20
