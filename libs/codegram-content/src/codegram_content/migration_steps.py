@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from alembic import context, op
 
 from codegram_content.search_sql import rebuild_terms_beside_digits
@@ -31,5 +32,29 @@ def keep_digits_steps(schema: str, table: str, body_field: str) -> tuple[Step, S
         # Nothing to undo: the older code searches these vectors as well (its queries are whole words,
         # and `utf8` is now a term); a part it split (`utf`, `8`) is simply no longer there.
         pass
+
+    return upgrade, downgrade
+
+
+def authors_steps(schema: str) -> tuple[Step, Step]:
+    """Upgrade and downgrade of the revision that adds the authors read model (`authors.py`).
+
+    It starts empty: rows come from the users service's events from now on, and the authors of
+    pages read before an event are read through the users service once and kept."""
+
+    def upgrade() -> None:
+        op.create_table(
+            "authors",
+            sa.Column("id", sa.Uuid, nullable=False),
+            sa.Column("username", sa.Text, nullable=False),
+            sa.Column("full_name", sa.Text, nullable=False),
+            sa.Column("avatar_url", sa.Text, nullable=False),
+            sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+            sa.PrimaryKeyConstraint("id", name="pk_authors"),
+            schema=schema,
+        )
+
+    def downgrade() -> None:
+        op.drop_table("authors", schema=schema)
 
     return upgrade, downgrade

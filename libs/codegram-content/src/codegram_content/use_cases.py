@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.social import SocialClient
 from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
+from codegram_content.authors import LocalAuthorDirectory
 from codegram_content.change_events import ContentEvents, EventKind, proto_timestamp
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
@@ -364,12 +366,16 @@ async def opened(
     runtime: ServiceRuntime,
     users_target: str,
     social_target: str,
+    authors_table: sa.Table,
     build: Callable[[AsyncSession, Outbox, AuthorDirectory, SocialClient], ServiceT],
 ) -> AsyncIterator[ServiceT]:
     """A content service for one request or call: a session that opens its transactions as the use
-    cases need them, the outbox, the users service (at `users_target`) as the author directory, and
-    the social service (at `social_target`) for the viewer's likes and news of deletes."""
-    authors = GrpcAuthorDirectory(runtime.channel(users_target))
+    cases need them, the outbox, the author directory (the service's `authors_table`, read through
+    to the users service at `users_target`), and the social service (at `social_target`) for the
+    viewer's likes and news of deletes."""
+    authors = LocalAuthorDirectory(
+        runtime.db, authors_table, GrpcAuthorDirectory(runtime.channel(users_target))
+    )
     social = SocialClient(runtime.channel(social_target))
     async with runtime.db.sessions() as session:
         yield build(session, runtime.outbox, authors, social)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from codegram_content.authors import author_profiles
 from codegram_content.social_counts import interaction_counts
 from codegram_docs import api, grpc_api, models
 from codegram_docs.config import DocsSettings
@@ -17,7 +18,7 @@ SERVICE = ServiceDefinition(
     settings_class=DocsSettings,
     routers=[api.router, api.internal_router],
     grpc_registrars=[grpc_api.register],
-    consumers=[interaction_counts("doc", models.docs)],
+    consumers=[interaction_counts("doc", models.docs), author_profiles(models.authors)],
 )
 main = SERVICE.main
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from codegram_content.authors import authors_table
 from codegram_content.store import content_table, public_indexes
 from codegram_kit.db.engine import schema_metadata
 from codegram_kit.messaging.outbox import messaging_tables
@@ -23,4 +24,6 @@ docs = content_table(
 )
 public_indexes(docs)
 
+# Author summaries kept from the users service's events (codegram_content.authors).
+authors = authors_table(metadata)
 outbox, processed_events = messaging_tables(metadata)

@@ -16,7 +16,7 @@ from codegram_clients.social import SocialClient
 from codegram_clients.users import AuthorDirectory
 from codegram_content.items import Authored
 from codegram_content.use_cases import DEFAULT_CANDIDATE_CAP, ContentService, opened
-from codegram_docs import rendering
+from codegram_docs import models, rendering
 from codegram_docs.config import DocsSettings
 from codegram_docs.domain import Doc
 from codegram_docs.events import DOC_EVENTS
@@ -92,5 +92,6 @@ def doc_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[DocServi
         runtime,
         settings.users_grpc_target,
         settings.social_grpc_target,
+        models.authors,
         lambda *parts: DocService(*parts, candidate_cap=cap, render_timeout=timeout),
     )

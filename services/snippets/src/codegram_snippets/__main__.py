@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from codegram_content.authors import author_profiles
 from codegram_content.social_counts import interaction_counts
 from codegram_kit.runtime.definition import ServiceDefinition
 from codegram_snippets import api, grpc_api, models
@@ -17,7 +18,7 @@ SERVICE = ServiceDefinition(
     settings_class=SnippetsSettings,
     routers=[api.router, api.internal_router],
     grpc_registrars=[grpc_api.register],
-    consumers=[interaction_counts("snippet", models.snippets)],
+    consumers=[interaction_counts("snippet", models.snippets), author_profiles(models.authors)],
 )
 main = SERVICE.main
 

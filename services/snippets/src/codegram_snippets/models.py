@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from codegram_content.authors import authors_table
 from codegram_content.store import content_table, public_indexes
 from codegram_kit.db.engine import schema_metadata
 from codegram_kit.messaging.outbox import messaging_tables
@@ -28,4 +29,6 @@ sa.Index(
     postgresql_where=sa.text("visibility = 'public'"),
 )
 
+# Author summaries kept from the users service's events (codegram_content.authors).
+authors = authors_table(metadata)
 outbox, processed_events = messaging_tables(metadata)

@@ -14,7 +14,7 @@ from typing import Any
 from codegram_content.items import Authored
 from codegram_content.use_cases import ContentService, opened
 from codegram_kit.runtime.definition import ServiceRuntime
-from codegram_snippets import languages
+from codegram_snippets import languages, models
 from codegram_snippets.config import SnippetsSettings
 from codegram_snippets.domain import Snippet
 from codegram_snippets.events import SNIPPET_EVENTS
@@ -61,5 +61,6 @@ def snippet_service(runtime: ServiceRuntime) -> AbstractAsyncContextManager[Snip
         runtime,
         settings.users_grpc_target,
         settings.social_grpc_target,
+        models.authors,
         lambda *parts: SnippetService(*parts, candidate_cap=cap),
     )
