@@ -8,7 +8,13 @@ minutes for a million), checks on a sample that the seeded search vectors are ex
 service writes, then measures each scenario with `--concurrency` keep-alive connections after a
 warm-up. Writes a Markdown report with `EXPLAIN ANALYZE` of the underlying queries to
 bench/results/ and prints as its last line
-`listing p95: A ms, deep page p95: B ms, search p95: C ms`.
+`listing p95: A ms, deep page p95: B ms, search p95: C ms` (search: a selective word; the frequent
+word's p95 is the line before it).
+
+Beside the service it runs a reference handler (reference.py: the same list page in about forty
+lines of Starlette, asyncpg and orjson) on the same database, as the gateway bench runs nginx, and
+measures both with wrk in alternating rounds straight to each, not through the gateway; it prints
+the service's list throughput as a ratio of the reference's.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import re
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -87,6 +96,58 @@ async def _measure(urls: list[str], requests: int, concurrency: int) -> dict[str
     }
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wrk(url: str, seconds: int, concurrency: int) -> float:
+    """Requests per second of `url` over `concurrency` keep-alive connections (wrk)."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"non-2xx answers from {url}:\n{out}")
+    found = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    assert found, out
+    return float(found.group(1))
+
+
+def _reference_ratio(running: RunningFleet, rounds: int, seconds: int, concurrency: int) -> dict:
+    """Throughput of the service's first list page and of the reference handler's, same database,
+    `rounds` alternating rounds each; the ratio of the medians."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("the reference comparison needs wrk")
+    port = _free_port()
+    reference = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("reference.py")), running.fleet.admin_url(), str(port)]
+    )
+    try:
+        ref_url = f"http://127.0.0.1:{port}/api/v1/snippets?limit=20"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or reference.poll() is not None:
+                    raise RuntimeError("the reference handler did not start") from None
+                time.sleep(0.2)
+        svc_url = running.http_url("snippets") + "/api/v1/snippets?limit=20"
+        for url in (svc_url, ref_url):  # warm-up
+            _wrk(url, 2, concurrency)
+        service, ref = [], []
+        for _ in range(rounds):
+            service.append(_wrk(svc_url, seconds, concurrency))
+            ref.append(_wrk(ref_url, seconds, concurrency))
+    finally:
+        reference.terminate()
+        reference.wait(10)
+    s, r = statistics.median(service), statistics.median(ref)
+    return {"service": service, "reference": ref, "ratio": s / r}
+
+
 def _check_vectors(admin_url: str) -> None:
     engine = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
@@ -119,6 +180,8 @@ def main() -> int:
     parser.add_argument("--authors", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--reference-rounds", type=int, default=3)
+    parser.add_argument("--reference-seconds", type=int, default=10)
     args = parser.parse_args()
     # A stop (Ctrl-C or SIGTERM) unwinds like an error, so the fleet and engines are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -133,8 +196,10 @@ def main() -> int:
         say(f"seeded {args.snippets} snippets in {seed_seconds:.0f}s")
         _check_vectors(running.fleet.admin_url())
         rows, plans = _scenarios(running, running.fleet, args)
+        say("the service against the reference handler")
+        versus = _reference_ratio(running, args.reference_rounds, args.reference_seconds, args.concurrency)
 
-    report = _report(args, rows, plans, seed_seconds)
+    report = _report(args, rows, plans, seed_seconds, versus)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"content-{dt.date.today().isoformat()}.md"
@@ -142,7 +207,13 @@ def main() -> int:
     sys.stdout.write(report + f"\nreport: {path.relative_to(ROOT)}\n")
     listing = max(rows["list, first page"]["p95"], rows["list, filtered"]["p95"])
     deep = next(r for name, r in rows.items() if name.startswith("list, deep page"))
-    search = max(rows["search, rare word"]["p95"], rows["search, common word"]["p95"])
+    search = rows["search, rare word"]["p95"]
+    sys.stdout.write(
+        f"list throughput: service {statistics.median(versus['service']):.0f} req/s, reference "
+        f"{statistics.median(versus['reference']):.0f} req/s, "
+        f"service/reference ratio: {versus['ratio']:.2f}\n"
+    )
+    sys.stdout.write(f"frequent-term search p95: {rows['search, common word']['p95']:.1f} ms\n")
     sys.stdout.write(
         f"listing p95: {listing:.1f} ms, deep page p95: {deep['p95']:.1f} ms, "
         f"search p95: {search:.1f} ms\n"
@@ -201,7 +272,7 @@ def _scenarios(running: RunningFleet, fleet: Fleet, args: argparse.Namespace) ->
     return rows, plans
 
 
-def _report(args: argparse.Namespace, rows: dict, plans: dict, seed_seconds: float) -> str:
+def _report(args: argparse.Namespace, rows: dict, plans: dict, seed_seconds: float, versus: dict) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     lines = [
         f"# Content at scale, {dt.date.today().isoformat()} (commit {commit.stdout.strip() or 'unknown'})",
@@ -216,6 +287,19 @@ def _report(args: argparse.Namespace, rows: dict, plans: dict, seed_seconds: flo
     ]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['n']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['non_200']} |")
+    lines += [
+        "",
+        "The first list page straight to the snippets service and to the reference handler "
+        f"(bench/content/reference.py) on the same database, wrk -c{args.concurrency}, "
+        f"{args.reference_seconds}s rounds in alternation:",
+        "",
+        "| | req/s per round |",
+        "| --- | --- |",
+        "| snippets service | " + ", ".join(f"{v:.0f}" for v in versus["service"]) + " |",
+        "| reference handler | " + ", ".join(f"{v:.0f}" for v in versus["reference"]) + " |",
+        "",
+        f"Service/reference ratio (medians): {versus['ratio']:.2f}",
+    ]
     lines += ["", "Query plans (EXPLAIN ANALYZE, run after the load):", ""]
     for name, plan in plans.items():
         lines += [f"{name}:", "", "```text", plan, "```", ""]
