@@ -1,4 +1,5 @@
-"""Assembles the gateway: operational routes, the API edge (limits, routing, proxy) and search."""
+"""Assembles the gateway: the request context and the API edge (limits, routing, proxy) outermost,
+then its own routes (operational, search, docs) on FastAPI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.datastructures import State
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,11 +16,12 @@ from codegram_clients import registry
 from codegram_gateway import search
 from codegram_gateway.api_docs import MergedOpenAPI, install_api_docs
 from codegram_gateway.config import GatewaySettings
-from codegram_gateway.edge import Limits, edge_middleware, parse_networks
+from codegram_gateway.edge import Limits, edge_stack, parse_networks
 from codegram_gateway.proxy import Upstreams
 from codegram_gateway.ratelimit import RateLimiter
 from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.runtime.readiness import degradable
+from codegram_kit.web.app import RequestContextMiddleware
 from codegram_kit.web.app import create_app as create_base_app
 from codegram_kit.web.tokens import TokenVerifier
 
@@ -26,7 +29,24 @@ from codegram_kit.web.tokens import TokenVerifier
 SERVICES = registry.GATEWAY_UPSTREAMS
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+class Gateway:
+    """The ASGI app the server runs: the request context, then the edge (CORS, body limit, token,
+    limits, routing, proxy) as plain ASGI layers. FastAPI sits behind them for the gateway's own
+    routes only (health, metrics, search, docs, JWKS), so a proxied request never enters it."""
+
+    def __init__(self, api: FastAPI, stack: ASGIApp) -> None:
+        self.api = api
+        self.stack = stack
+
+    @property
+    def state(self) -> State:
+        return self.api.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stack(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings) -> Gateway:
     upstreams = Upstreams(
         settings.upstream_urls(),
         settings.upstream_timeout_seconds,
@@ -55,35 +75,37 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             if readiness_redis is not None:
                 await readiness_redis.aclose()
 
-    app = create_base_app(
+    api = create_base_app(
         "gateway",
         title="CodeGram API",
         lifespan=lifespan,
         # Without Redis the gateway still serves, limiting on local counts: reported, not unready.
         readiness={"redis": degradable(readiness_redis.ping)} if readiness_redis is not None else {},
-        middleware=edge_middleware(
-            settings,
-            {
-                "table": RouteTable(),
-                "upstreams": upstreams,
-                "verifier": TokenVerifier.from_settings(settings),
-                "limiter": limiter,
-                "limits": limits,
-                "trusted_proxies": parse_networks(settings.trusted_proxies),
-                "websocket_max_per_user": settings.websocket_max_per_user,
-            },
-        ),
         openapi_url=None,
+        request_context=False,  # outermost, around the edge (below)
     )
-    app.include_router(search.router)
-    app.state.search = search.SearchFanOut(upstreams, settings.search_timeout_seconds)
-    install_api_docs(app, MergedOpenAPI(upstreams.base_urls, own=app), lambda: upstreams.session)
+    api.include_router(search.router)
+    api.state.search = search.SearchFanOut(upstreams, settings.search_timeout_seconds)
+    install_api_docs(api, MergedOpenAPI(upstreams.base_urls, own=api), lambda: upstreams.session)
 
     async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
         await upstreams.forward(scope, receive, send, JWKS.service)
 
-    app.router.routes.append(Route(JWKS.pattern, _AsgiEndpoint(jwks), methods=["GET"]))
-    return app
+    api.router.routes.append(Route(JWKS.pattern, _AsgiEndpoint(jwks), methods=["GET"]))
+    edge = edge_stack(
+        settings,
+        api,
+        {
+            "table": RouteTable(),
+            "upstreams": upstreams,
+            "verifier": TokenVerifier.from_settings(settings),
+            "limiter": limiter,
+            "limits": limits,
+            "trusted_proxies": parse_networks(settings.trusted_proxies),
+            "websocket_max_per_user": settings.websocket_max_per_user,
+        },
+    )
+    return Gateway(api, RequestContextMiddleware(edge, service="gateway"))
 
 
 class _AsgiEndpoint:

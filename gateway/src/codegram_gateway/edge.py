@@ -9,12 +9,18 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_gateway.config import GatewaySettings
-from codegram_gateway.proxy import BodyTooLarge, OpenSockets, Upstreams, accept_and_close, deny_handshake
+from codegram_gateway.proxy import (
+    BodyTooLarge,
+    OpenSockets,
+    Upstreams,
+    accept_and_close,
+    deny_handshake,
+    with_headers,
+)
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, RouteTable
 from codegram_kit.web.errors import Unauthorized, error_response
@@ -51,9 +57,14 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is None and b"transfer-encoding" not in headers:
+        declared = None
+        streamed = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                streamed = True
+        if declared is None and not streamed:
             await self.app(scope, receive, send)  # no body to count
             return
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
@@ -184,13 +195,15 @@ class ApiEdge:
         if websocket:
             await self._websocket(scope, receive, send, decision, refusal, token, principal)
             return
-        send = _with_headers(send, decision.headers())
+        limit_headers = decision.headers()
         if not decision.allowed:
+            send = with_headers(send, limit_headers)
             await _error(scope, receive, send, 429, "RATE_LIMITED", "too many requests, slow down")
         elif refusal is not None:
+            send = with_headers(send, limit_headers)
             await _error(scope, receive, send, 401, "UNAUTHORIZED", refusal)
         else:
-            await self._route(scope, receive, send)
+            await self._route(scope, receive, send, limit_headers)
 
     async def _limit(self, scope: Scope, principal: Principal | None) -> Decision:
         if scope["path"].startswith(AUTH_PREFIX):
@@ -202,9 +215,16 @@ class ApiEdge:
             return await self.limiter.check("user", principal.user_id, self.limits.authenticated)
         return await self.limiter.check("ip", client_ip(scope, self.trusted), self.limits.anonymous)
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _route(
+        self, scope: Scope, receive: Receive, send: Send, limit_headers: list[tuple[bytes, bytes]]
+    ) -> None:
         route, allowed = self.table.match(scope["method"], scope["path"])
         scope["route"] = route  # labels the request's metrics with its pattern, not its path
+        if route is not None and not route.websocket and route.service != GATEWAY:
+            # The common case: the proxy adds the limit headers to the service's own.
+            await self.upstreams.forward(scope, receive, send, route.service, route.timeout, limit_headers)
+            return
+        send = with_headers(send, limit_headers)
         if route is None:
             if allowed:
                 # RFC 9110 15.5.6: a 405 lists the methods the target answers.
@@ -216,10 +236,8 @@ class ApiEdge:
                 await _error(scope, receive, send, 404, "NOT_FOUND", "not found")
         elif route.websocket:
             await _error(scope, receive, send, 426, "UPGRADE_REQUIRED", "this endpoint speaks WebSocket")
-        elif route.service == GATEWAY:
-            await self.app(scope, receive, send)
         else:
-            await self.upstreams.forward(scope, receive, send, route.service, route.timeout)
+            await self.app(scope, receive, send)  # the gateway's own route
 
     async def _websocket(
         self,
@@ -282,32 +300,20 @@ def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:
     return token, None
 
 
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    async def sender(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *extra]
-        await send(message)
-
-    return sender
-
-
 async def _error(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
     await error_response(status, code, message)(scope, receive, send)
 
 
-def edge_middleware(settings: GatewaySettings, api_edge: dict[str, Any]) -> list[Middleware]:
-    """CORS outermost (a preflight costs nothing else), then the body limit, then the API edge."""
+def edge_stack(settings: GatewaySettings, app: ASGIApp, api_edge: dict[str, Any]) -> ASGIApp:
+    """CORS outermost (a preflight costs nothing else), then the body limit, then the API edge, in
+    front of `app` (the gateway's own routes)."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip() and o.strip() != "*"]
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_credentials=True,
-            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=ALLOWED_HEADERS,
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        ),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(ApiEdge, **api_edge),
-    ]
+    return CORSMiddleware(
+        BodyLimitMiddleware(ApiEdge(app, **api_edge), max_bytes=settings.max_body_bytes),
+        allow_origins=origins,
+        allow_credentials=True,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from starlette.responses import JSONResponse
@@ -155,13 +155,21 @@ class Upstreams:
         return URL(f"{url}?{query.decode('latin-1')}" if query else url, encoded=True)
 
     async def forward(
-        self, scope: Scope, receive: Receive, send: Send, service: str, read_timeout: float | None = None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        service: str,
+        read_timeout: float | None = None,
+        extra_headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
+        """Pass the request on and stream the answer back, with `extra_headers` (the edge's rate
+        limit headers) added to the service's; the gateway's own refusals here carry them too."""
         assert self.session is not None
         breaker = self.breakers[service]
         wait = breaker.retry_after()
         if wait is not None:
-            await _unavailable(service, wait)(scope, receive, send)
+            await _unavailable(service, wait)(scope, receive, with_headers(send, extra_headers))
             return
         method = scope["method"]
         url = self._url(service, scope)
@@ -187,7 +195,7 @@ class Upstreams:
         except TimeoutError:
             breaker.failed()
             await error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")(
-                scope, receive, send
+                scope, receive, with_headers(send, extra_headers)
             )
             return
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
@@ -196,11 +204,13 @@ class Upstreams:
                 raise BodyTooLarge from exc
             log.warning("upstream unavailable", extra={"service": service, "error": describe(exc)})
             breaker.failed()
-            await _unavailable(service, breaker.open_seconds)(scope, receive, send)
+            refusal = _unavailable(service, breaker.open_seconds)
+            await refusal(scope, receive, with_headers(send, extra_headers))
             return
         breaker.succeeded()
         try:
             kept = [(k, v) for k, v in upstream.raw_headers if k.lower() not in _RESPONSE_DROPPED]
+            kept.extend(extra_headers)
             await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
             length = upstream.content_length
             if method == "HEAD":
@@ -328,6 +338,19 @@ async def deny_handshake(scope: Scope, send: Send, response: JSONResponse) -> No
         await send({"type": "websocket.http.response.body", "body": response.body})
     else:
         await send({"type": "websocket.close", "code": 1008})
+
+
+def with_headers(send: Send, extra: Sequence[tuple[bytes, bytes]]) -> Send:
+    """`send` adding `extra` to the response's headers."""
+    if not extra:
+        return send
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sender
 
 
 def _declares_body(scope: Scope) -> bool:

@@ -36,7 +36,8 @@ def _client() -> TestClient:
 
 
 def _access_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    logging.getLogger().handlers[0].flush()  # lines written on the loop go out a turn later
+    for handler in logging.getLogger().handlers:
+        handler.flush()  # lines written on the loop go out a turn later
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     return [line for line in lines if line["message"] == "request"]
 

@@ -4,6 +4,7 @@ and no credential in any line."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -175,15 +176,16 @@ class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         with self.lock:  # type: ignore[union-attr]
             if self._pending:
                 self._write_pending()
-            super().flush()
+            else:
+                with contextlib.suppress(OSError, ValueError):
+                    super().flush()
 
     def _write_pending(self) -> None:
         lines, self._pending = self._pending, []
-        try:
+        # A stream closed under us (stdout gone at exit) leaves nowhere to say so.
+        with contextlib.suppress(OSError, ValueError):
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()
-        except (OSError, ValueError):
-            pass  # stdout closed under us: nowhere left to say so
 
 
 class AccessLog:

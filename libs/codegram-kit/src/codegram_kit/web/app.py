@@ -13,6 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_kit.runtime.context import accept_request_id, request_id_var
@@ -145,6 +146,16 @@ def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+class _ContextOutside(FastAPI):
+    """A FastAPI app its caller runs inside a RequestContextMiddleware of its own (placed outermost,
+    around layers that are not FastAPI's): that layer answers an unhandled error with the envelope
+    and the request id, so Starlette's plain-text 500 layer is left out of the stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
+
+
 def create_app(
     service: str,
     *,
@@ -154,10 +165,13 @@ def create_app(
     version: str = "1.0.0",
     middleware: Sequence[Middleware] = (),
     openapi_url: str | None = "/openapi.json",
+    request_context: bool = True,
 ) -> FastAPI:
     """A FastAPI app with the error envelope and operational routes. `middleware` runs inside the
-    request context (so its responses carry the request id), the first listed outermost."""
-    app = FastAPI(
+    request context (so its responses carry the request id), the first listed outermost. With
+    `request_context=False` the caller wraps the app in RequestContextMiddleware itself (the
+    gateway does, outside its edge)."""
+    app = (FastAPI if request_context else _ContextOutside)(
         title=title,
         version=version,
         lifespan=lifespan,
@@ -172,5 +186,6 @@ def create_app(
     app.add_middleware(NulGuardMiddleware)
     for layer in reversed(middleware):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
-    app.add_middleware(RequestContextMiddleware, service=service)
+    if request_context:
+        app.add_middleware(RequestContextMiddleware, service=service)
     return app
