@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import UTC
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -51,7 +52,7 @@ def authors_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def _author(row: sa.Row[tuple[UUID, str, str, str]]) -> Author:
+def _author(row: Any) -> Author:
     return Author(id=row[0], username=row[1], full_name=row[2], avatar_url=row[3])
 
 
@@ -63,16 +64,14 @@ class LocalAuthorDirectory:
         self.db = db
         self.table = table
         self.remote = remote
-        c = table.c
-        self._known = sa.select(c.id, c.username, c.full_name, c.avatar_url).where(
-            c.id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Uuid)))
-        )
 
     async def summaries(self, ids: Collection[UUID]) -> dict[UUID, Author]:
         if not ids:
             return {}
-        async with self.db.reading() as conn:
-            rows = (await conn.execute(self._known, {"ids": list(ids)})).all()
+        c = self.table.c
+        any_id = sa.func.any(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Uuid)))
+        known = sa.select(c.id, c.username, c.full_name, c.avatar_url).where(c.id == any_id)
+        rows = await self.db.fast.fetch(known)
         found = {row[0]: _author(row) for row in rows}
         missing = [i for i in ids if i not in found]
         if missing:

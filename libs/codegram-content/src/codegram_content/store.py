@@ -81,8 +81,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def item_from_row(cls: type[ItemT], row: sa.Row[Any]) -> ItemT:
-    mapping = row._mapping
+def item_from_row(cls: type[ItemT], row: Any) -> ItemT:
+    """The item of a row read through the session (`sa.Row`) or the fast reads (an asyncpg record)."""
+    mapping = row._mapping if isinstance(row, sa.Row) else row
     values = {name: mapping[name] for name in _field_names(cls)}
     values["tags"] = tuple(values["tags"])
     return cls(**values)
@@ -185,15 +186,18 @@ class ContentRows(Generic[ItemT]):
     def vector(self, **fields: Any) -> sa.ColumnElement[Any]:
         return content_vector(fields["title"], fields["description"], fields[self.body_field], fields["tags"])
 
-    def item(self, row: sa.Row[Any]) -> ItemT:
+    def item(self, row: Any) -> ItemT:
         return item_from_row(self.item_class, row)
 
     async def _vector_of(self, fields: dict[str, Any]) -> sa.ColumnElement[Any]:
         # Splitting a long body into terms takes up to a good part of a second: off the event loop.
         return await asyncio.to_thread(functools.partial(self.vector, **fields))
 
+    def by_id_query(self, item_id: UUID) -> sa.Select[Any]:
+        return sa.select(*self.all_columns).where(self.table.c.id == item_id)
+
     async def by_id(self, item_id: UUID, *, for_update: bool = False) -> ItemT | None:
-        query = sa.select(*self.all_columns).where(self.table.c.id == item_id)
+        query = self.by_id_query(item_id)
         if for_update:
             query = query.with_for_update()
         row = (await self.session.execute(query)).first()
@@ -247,19 +251,34 @@ class ContentRows(Generic[ItemT]):
         """Public items in keyset order: (created_at, id) or (likes_count, id), newest/most liked first."""
         if filters.tags:
             await plan_for_these_values(self.session)
+        query = self.list_public_query(filters, author_id, order, after, limit)
+        return [self.item(r) for r in (await self.session.execute(query)).all()]
+
+    def list_public_query(
+        self,
+        filters: ContentFilters,
+        author_id: UUID | None,
+        order: Order,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+    ) -> sa.Select[Any]:
         where = filters.where()
         if author_id:
             where.append(self.table.c.author_id == author_id)
-        query = public_list(self.table, self.list_columns, where, order, after, limit)
-        return [self.item(r) for r in (await self.session.execute(query)).all()]
+        return public_list(self.table, self.list_columns, where, order, after, limit)
 
     async def list_by_author(
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[ItemT]:
-        query = author_list(
+        query = self.list_by_author_query(author_id, public_only=public_only, after=after, limit=limit)
+        return [self.item(r) for r in (await self.session.execute(query)).all()]
+
+    def list_by_author_query(
+        self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
+    ) -> sa.Select[Any]:
+        return author_list(
             self.table, self.list_columns, author_id, public_only=public_only, after=after, limit=limit
         )
-        return [self.item(r) for r in (await self.session.execute(query)).all()]
 
     async def search(
         self,
@@ -272,10 +291,20 @@ class ContentRows(Generic[ItemT]):
         """Public matches, best first, ranked among the newest `candidate_cap` matches (see
         search_sql.ranked_page); whole rows are read for the page only."""
         await plan_for_these_values(self.session)
-        query = search_page(
+        query = self.search_query(websearch, filters, after, limit, candidate_cap)
+        return [(self.item(r), float(r.score)) for r in (await self.session.execute(query)).all()]
+
+    def search_query(
+        self,
+        websearch: str,
+        filters: ContentFilters,
+        after: tuple[float, datetime, UUID] | None,
+        limit: int,
+        candidate_cap: int,
+    ) -> sa.Select[Any]:
+        return search_page(
             self.table, self.list_columns, filters.where(), websearch, after, limit, candidate_cap
         )
-        return [(self.item(r), float(r.score)) for r in (await self.session.execute(query)).all()]
 
     def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
         """The texts search highlights, by field: the title whole, the others in fragments."""
@@ -287,11 +316,18 @@ class ContentRows(Generic[ItemT]):
         returned page only (it parses the whole text, so it is the costly part of a search)."""
         if not ids:
             return {}
-        texts = self.highlighted()
+        rows = (await self.session.execute(self.headlines_query(ids, websearch))).all()
+        return self.headlines_of(rows)
+
+    def headlines_query(self, ids: Sequence[UUID], websearch: str) -> sa.Select[Any]:
         columns = [
             headline(text, websearch, TITLE_HEADLINE if name == "title" else BODY_HEADLINE).label(name)
-            for name, text in texts.items()
+            for name, text in self.highlighted().items()
         ]
-        query = sa.select(self.table.c.id, *columns).where(self.table.c.id.in_(ids))
-        rows = (await self.session.execute(query)).all()
-        return {r.id: {name: getattr(r, name) for name in texts} for r in rows}
+        # `= ANY(array)`: one statement shape for any number of ids (an IN list is one per count).
+        any_id = sa.func.any(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Uuid)))
+        return sa.select(self.table.c.id, *columns).where(self.table.c.id == any_id)
+
+    def headlines_of(self, rows: Sequence[Any]) -> dict[UUID, dict[str, str]]:
+        names = list(self.highlighted())
+        return {r[0]: {name: r[i + 1] for i, name in enumerate(names)} for r in rows}

@@ -28,6 +28,7 @@ from codegram_content.change_events import ContentEvents, EventKind, proto_times
 from codegram_content.items import Authored, ContentItem, SearchHit
 from codegram_content.keyset import Order, decode_list_cursor, decode_search_cursor, next_page, search_cursor
 from codegram_content.text_search import highlight_fragments, websearch_text
+from codegram_kit.db.fast_reads import FastReads
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -85,6 +86,37 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
 
     async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]: ...
 
+    # The same reads as statements, for the fast reads (codegram_kit.db.fast_reads).
+    def item(self, row: Any) -> ItemT: ...
+
+    def by_id_query(self, item_id: UUID) -> Any: ...
+
+    def list_public_query(
+        self,
+        filters: FiltersT_contra,
+        author_id: UUID | None,
+        order: Order,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+    ) -> Any: ...
+
+    def list_by_author_query(
+        self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
+    ) -> Any: ...
+
+    def search_query(
+        self,
+        websearch: str,
+        filters: FiltersT_contra,
+        after: tuple[float, datetime, UUID] | None,
+        limit: int,
+        candidate_cap: int,
+    ) -> Any: ...
+
+    def headlines_query(self, ids: Sequence[UUID], websearch: str) -> Any: ...
+
+    def headlines_of(self, rows: Sequence[Any]) -> dict[UUID, dict[str, str]]: ...
+
 
 class ContentEventSink(Protocol[ItemT_contra]):
     async def created(self, item: ItemT_contra) -> None: ...
@@ -112,6 +144,9 @@ class ContentService(Generic[ItemT, FiltersT]):
     # The service's repository class (`SnippetRepository`), and what its events are called and carry.
     repository: Callable[[AsyncSession], ContentRepository[ItemT, FiltersT]]
     event_kind: EventKind
+    # Set by `opened`: the reads that are one statement (or two on one connection) and need no
+    # transaction go through them; without them (tests of the use cases alone) the session serves.
+    reads: FastReads | None = None
 
     def __init__(
         self,
@@ -182,8 +217,15 @@ class ContentService(Generic[ItemT, FiltersT]):
 
     async def get(self, raw_id: str, viewer_id: str | None) -> Authored[ItemT]:
         viewer = parse_id(viewer_id)
-        async with self._transaction():
-            item = await self._visible(raw_id, viewer)
+        if self.reads is not None:
+            item_id = parse_id(raw_id)
+            rows = [] if item_id is None else await self.reads.fetch(self.repo.by_id_query(item_id))
+            item = self.repo.item(rows[0]) if rows else None
+            if item is None or not item.visible_to(viewer):
+                raise self._not_found()  # a private item is as absent as a missing one
+        else:
+            async with self._transaction():
+                item = await self._visible(raw_id, viewer)
         return (await self._with_authors([item], viewer))[0]
 
     async def get_many(self, raw_ids: Sequence[str]) -> list[ItemT]:
@@ -208,8 +250,12 @@ class ContentService(Generic[ItemT, FiltersT]):
             author_id = await self.authors.find_id(author_username)
             if author_id is None:
                 return [], None  # nobody by that name has public items
-        async with self._transaction():
-            found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
+        if self.reads is not None:
+            query = self.repo.list_public_query(filters, author_id, order, after, limit + 1)
+            found = [self.repo.item(r) for r in await self.reads.fetch(query)]
+        else:
+            async with self._transaction():
+                found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
         page, next_cursor = next_page(found, limit, order)
         return await self._with_authors(page, parse_id(viewer_id)), next_cursor
 
@@ -224,10 +270,16 @@ class ContentService(Generic[ItemT, FiltersT]):
             raise NotFound("user not found")
         viewer = parse_id(viewer_id)
         public_only = viewer != author_id
-        async with self._transaction():
-            found = await self.repo.list_by_author(
+        if self.reads is not None:
+            query = self.repo.list_by_author_query(
                 author_id, public_only=public_only, after=after, limit=limit + 1
             )
+            found = [self.repo.item(r) for r in await self.reads.fetch(query)]
+        else:
+            async with self._transaction():
+                found = await self.repo.list_by_author(
+                    author_id, public_only=public_only, after=after, limit=limit + 1
+                )
         page, next_cursor = next_page(found, limit, "recent")
         return await self._with_authors(page, viewer), next_cursor
 
@@ -238,11 +290,22 @@ class ContentService(Generic[ItemT, FiltersT]):
         websearch = websearch_text(q)
         if not websearch:
             return []
-        async with self._transaction():
-            ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
-            if not ranked:
-                return []
-            headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
+        if self.reads is not None:
+            query = self.repo.search_query(websearch, filters, after, limit, self.candidate_cap)
+            async with self.reads.connection() as conn:
+                ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(query)]
+                if not ranked:
+                    return []
+                ids = [item.id for item, _ in ranked]
+                headlines = self.repo.headlines_of(
+                    await conn.fetch(self.repo.headlines_query(ids, websearch))
+                )
+        else:
+            async with self._transaction():
+                ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
+                if not ranked:
+                    return []
+                headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
         authored = await self._with_authors([item for item, _ in ranked])
         # The search terms' texts, as the repository's headlines name them.
         highlighted = ("title", "description", self.repo.body_field)
@@ -378,4 +441,7 @@ async def opened(
     )
     social = SocialClient(runtime.channel(social_target))
     async with runtime.db.sessions() as session:
-        yield build(session, runtime.outbox, authors, social)
+        service = build(session, runtime.outbox, authors, social)
+        if isinstance(service, ContentService):
+            service.reads = runtime.db.fast
+        yield service

@@ -6,13 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from codegram_kit.db.fast_reads import FastReads
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -56,8 +52,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # The same pool, each checkout in autocommit: see `reading`.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Hot single-statement reads on asyncpg (fast_reads.py), a small pool opened at first use.
+        self.fast = FastReads(engine.url)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -65,17 +61,10 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection for reads that need no transaction around them (each statement
-        sees committed data on its own): in autocommit, so a one-statement read is one round trip,
-        without the BEGIN before it and the ROLLBACK that hands the connection back."""
-        async with self._autocommit.connect() as conn:
-            yield conn
-
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self.fast.close()
         await self.engine.dispose()

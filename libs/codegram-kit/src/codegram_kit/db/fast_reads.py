@@ -1,0 +1,117 @@
+"""Hot reads straight through asyncpg: SQLAlchemy Core statements, compiled once per shape, run on a
+small pool of their own without a transaction or a session around them.
+
+A list page read through an `AsyncSession` spends most of its CPU in the layers around a
+sub-millisecond query (the session and its transaction, the greenlet bridge, psycopg's Python
+protocol code, result processing): measured in bench/results/content-steps-2026-11-28.md. Here a
+statement is still built with SQLAlchemy Core (one definition of each query), compiled for asyncpg
+once per shape (SQLAlchemy's cache key: the same query with other values is the same shape), and
+its values are sent positionally; rows come back as asyncpg records (by name or position).
+
+Only for single-statement reads that need no transaction: writes, and reads that must see their
+own transaction, stay on the session. Every statement is planned for its actual values
+(`plan_cache_mode = force_custom_plan`): asyncpg prepares each statement, and a generic plan
+picked once would serve a rare search term and one in every row alike (search_sql.py). A
+database that is away is a 503, as it is on the session (errors.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import URL
+
+from codegram_kit.web.errors import Unavailable
+
+_DIALECT = asyncpg_dialect()
+# Errors that say the database (or the connection to it) is away, not that the query is wrong.
+_AWAY = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,
+)
+
+
+class _Compiled:
+    __slots__ = ("compiled", "names", "sql")
+
+    def __init__(self, statement: sa.Executable, key: Any) -> None:
+        self.compiled = _DIALECT.statement_compiler(_DIALECT, statement, cache_key=key)
+        self.sql = str(self.compiled)
+        self.names = tuple(self.compiled.positiontup or ())
+
+
+class FastConnection:
+    """One pooled asyncpg connection, for the statements of one read."""
+
+    def __init__(self, reads: FastReads, conn: asyncpg.Connection) -> None:
+        self._reads = reads
+        self._conn = conn
+
+    async def fetch(self, statement: sa.Executable) -> list[asyncpg.Record]:
+        sql, args = self._reads.compiled(statement)
+        return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
+
+
+class FastReads:
+    """The asyncpg pool (opened at first use) and the compiled statements of one process."""
+
+    def __init__(self, url: URL, *, max_size: int = 8, statement_timeout_ms: int = 15000) -> None:
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._max_size = max_size
+        self._settings = {
+            "statement_timeout": str(statement_timeout_ms),
+            "plan_cache_mode": "force_custom_plan",
+        }
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._statements: dict[Any, _Compiled] = {}
+
+    def compiled(self, statement: sa.Executable) -> tuple[str, Sequence[Any]]:
+        """The SQL of `statement`'s shape and its values in order."""
+        key = statement._generate_cache_key()  # SQLAlchemy's own statement cache key
+        if key is None:  # a statement SQLAlchemy cannot cache: compiled each time
+            one = _Compiled(statement, None)
+            params = one.compiled.construct_params()
+        else:
+            one = self._statements.get(key.key)  # type: ignore[assignment]
+            if one is None:
+                one = self._statements[key.key] = _Compiled(statement, key)
+            params = one.compiled.construct_params(extracted_parameters=key.bindparams)
+        return one.sql, [params[name] for name in one.names]
+
+    async def _opened(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._max_size, server_settings=self._settings
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[FastConnection]:
+        try:
+            pool = await self._opened()
+            async with pool.acquire() as conn:
+                yield FastConnection(self, conn)
+        except _AWAY as exc:
+            raise Unavailable(retry_after=1) from exc
+
+    async def fetch(self, statement: sa.Executable) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            return await conn.fetch(statement)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
