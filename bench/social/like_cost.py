@@ -211,7 +211,8 @@ def main() -> int:
         seed(admin, users, args.items, log=say)
         _seed_social(admin, users[-1], users[args.sockets : args.sockets + 10], 800)
         harness = Harness(running, args)
-        harness.tokens = {u: running.fleet.signing_key.mint(u) for u in users}
+        # Long-lived: the rounds go on for as long as the code is being changed.
+        harness.tokens = {u: running.fleet.signing_key.mint(u, ttl=12 * 3600) for u in users}
         harness.sockets = users[: args.sockets]
         harness.likers = users[args.sockets : -1]
         harness.targets = _targets(admin, harness.sockets, 1000)

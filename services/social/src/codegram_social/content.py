@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-import psycopg
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +23,7 @@ from codegram_clients.content import ContentDirectory, ContentFacts, ContentKind
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.consumer import IdempotentConsumer
+from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import NotFound
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
@@ -214,15 +213,6 @@ _LOCK_SUBJECT = (
     "SELECT id, author_id, visibility, title, created_at, likes_count, comments_count, deleted"
     " FROM content WHERE kind = %s AND id = %s FOR UPDATE"
 )
-
-
-async def driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection under `session`, in its transaction: the hot paths run their few
-    fixed statements on it directly, without SQLAlchemy's per-statement compile and result work
-    (about half a millisecond of CPU each); psycopg prepares them after a few runs."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
 
 
 async def apply_change(session: AsyncSession, facts: ContentFacts, *, deleted: bool) -> None:

@@ -24,8 +24,9 @@ from codegram_clients.users import AuthorDirectory, AuthorSummary, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.outbox import Outbox
+from codegram_kit.messaging.raw import driver
 from codegram_kit.web.errors import Forbidden, NotFound
-from codegram_social.content import ContentAccess, ContentRepository, Subject, driver
+from codegram_social.content import ContentAccess, ContentRepository, Subject
 from codegram_social.events import SocialEvents, like_event, notification_event
 from codegram_social.models import comments, likes
 from codegram_social.notifications import NotificationStore, dedupe_key

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_clients.users import AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
+from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Unauthorized
 from codegram_social.config import SocialSettings
-from codegram_social.content import Subject, driver
+from codegram_social.content import Subject
 from codegram_social.events import SocialEvents
 from codegram_social.models import content, notifications
 from codegram_social.paging import bad_cursor, decode_id_position, decode_position, encode_position

@@ -17,10 +17,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from psycopg import sql as pg_sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.db.engine import Database
+from codegram_kit.messaging.raw import Statement, driver, table_name
 from codegram_kit.messaging.streams import MSG_ID_HEADER, STREAM_NAME, subjects_overlap
 from codegram_kit.runtime.context import REQUEST_ID_HEADER, request_id_var
 from codegram_kit.runtime.metrics import CONSUMER_PENDING, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
@@ -212,6 +213,13 @@ class IdempotentConsumer:
         self.max_deliver = max_deliver
         self.retry_base_seconds = retry_base_seconds
         self._stopping = asyncio.Event()
+        # The processed-event row, claimed on psycopg directly: it runs once per event.
+        self._mark = Statement(
+            pg_sql.SQL(
+                "INSERT INTO {t} (consumer, event_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING RETURNING event_id"
+            ).format(t=table_name(processed_table))
+        )
         # The series exists from the start, at 0, so an alert on its increase sees the first one.
         EVENTS_DEAD_LETTERED.labels(service, self.durable)
 
@@ -245,13 +253,9 @@ class IdempotentConsumer:
         ctx_token = otel_context.attach(extract(headers))
         try:
             async with self.db.unit_of_work() as session:
-                inserted = await session.execute(
-                    pg_insert(self.processed)
-                    .values(consumer=self.durable, event_id=eid)
-                    .on_conflict_do_nothing()
-                    .returning(self.processed.c.event_id)
-                )
-                fresh = inserted.first() is not None
+                connection = await driver(session)
+                inserted = await connection.execute(self._mark.text(connection), (self.durable, eid))
+                fresh = await inserted.fetchone() is not None
                 if fresh:
                     await self.handler(session, msg)
             return fresh

@@ -17,11 +17,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
+from psycopg import sql as pg_sql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from codegram_kit.db.engine import Database
+from codegram_kit.messaging.raw import Statement, driver, table_name
 from codegram_kit.runtime.context import REQUEST_ID_HEADER, current_request_id
 from codegram_kit.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 from codegram_kit.runtime.tracing import inject
@@ -180,6 +182,13 @@ class OutboxRelay:
         # Outbox.committed of this process; the poll stays the fallback (rows left by a crash).
         self.wake = wake
         self._stopping = asyncio.Event()
+        # The oldest rows no other relay holds, deleted and returned (psycopg, one round trip).
+        self._take = Statement(
+            pg_sql.SQL(
+                "DELETE FROM {t} WHERE position IN (SELECT position FROM {t} ORDER BY position"
+                " LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING position, subject, payload, headers"
+            ).format(t=table_name(table))
+        )
         faults = os.environ.get(FAULT_SETTING)
         if faults:
             request = Path(faults) / service
@@ -188,16 +197,13 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events went out."""
-        t = self.table
         async with self.db.unit_of_work() as session:
-            rows = (
-                await session.execute(
-                    sa.select(t.c.position, t.c.subject, t.c.payload, t.c.headers)
-                    .order_by(t.c.position)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            # Taken and deleted in one statement, in the transaction that commits only after
+            # JetStream has them all: a failure or a crash before the commit rolls the delete back
+            # and leaves the rows to be sent again.
+            connection = await driver(session)
+            cursor = await connection.execute(self._take.text(connection), (self.batch_size,))
+            rows = sorted(await cursor.fetchall())
             if not rows:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
                 return 0
@@ -206,10 +212,12 @@ class OutboxRelay:
             # per event. Sent in order on one connection, they are stored in order; if one fails,
             # the rows stay and the batch goes again (JetStream drops the copies by message id).
             await asyncio.gather(
-                *(self.js.publish(row.subject, bytes(row.payload), headers=dict(row.headers)) for row in rows)
+                *(
+                    self.js.publish(subject, bytes(payload), headers=dict(headers))
+                    for _, subject, payload, headers in rows
+                )
             )
             await self._after_publish()
-            await session.execute(sa.delete(t).where(t.c.position.in_([r.position for r in rows])))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
