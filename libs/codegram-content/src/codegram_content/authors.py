@@ -68,11 +68,7 @@ class LocalAuthorDirectory:
     async def summaries(self, ids: Collection[UUID]) -> dict[UUID, Author]:
         if not ids:
             return {}
-        c = self.table.c
-        any_id = sa.func.any(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Uuid)))
-        known = sa.select(c.id, c.username, c.full_name, c.avatar_url).where(c.id == any_id)
-        rows = await self.db.fast.fetch(known)
-        found = {row[0]: _author(row) for row in rows}
+        found = {row[0]: _author(row) for row in await self._known_rows(ids)}
         missing = [i for i in ids if i not in found]
         if missing:
             fetched = await self.remote.summaries(missing)
@@ -80,6 +76,12 @@ class LocalAuthorDirectory:
                 await self._keep(fetched.values())
             found.update(fetched)
         return found
+
+    async def _known_rows(self, ids: Collection[UUID]) -> list[Any]:
+        c = self.table.c
+        any_id = sa.func.any(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Uuid)))
+        known = sa.select(c.id, c.username, c.full_name, c.avatar_url).where(c.id == any_id)
+        return await self.db.fast.fetch(known)
 
     async def _keep(self, authors: Collection[Author]) -> None:
         """Rows for authors read through the users service, unstamped; a row already there (an
