@@ -40,6 +40,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pyspy", help="write a py-spy raw profile of one more round here")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the gateway")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        help="NAME=COMMAND: another gateway build to measure in alternation (PORT in COMMAND)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -86,16 +92,28 @@ def main() -> int:
             url = f"http://127.0.0.1:{ports['gateway']}{PATH}"
             headers = {"Authorization": f"Bearer {token}"}
             minimal_url = f"http://127.0.0.1:{ports['minimal']}{PATH}"
-            _wrk(url, 2, args.connections, headers)
-            _wrk(minimal_url, 2, args.connections, headers)
+            targets = [("gateway", gateway, url), ("minimal", minimal, minimal_url)]
+            for spec in args.also:
+                name, command = spec.split("=", 1)
+                port = free_port()
+                proc = _spawn(
+                    command.replace("PORT", str(port)).split(),
+                    tmp / f"{name}.log",
+                    {**env, "HTTP_PORT": str(port)},
+                )
+                processes.append(proc)
+                assert not wait_ready({name: port}, 30), (tmp / f"{name}.log").read_text()
+                targets.append((name, proc, f"http://127.0.0.1:{port}{PATH}"))
+            for _, _, target in targets:
+                _wrk(target, 2, args.connections, headers)
             for _ in range(args.rounds):
-                for name, proc, target in (("gateway", gateway, url), ("minimal", minimal, minimal_url)):
+                for name, proc, target in targets:
                     before = _cpu_seconds(proc.pid)
                     result = _wrk(target, args.seconds, args.connections, headers)
                     used = _cpu_seconds(proc.pid) - before
                     requests = result["rps"] * args.seconds
                     sys.stdout.write(
-                        f"{name:8} rps {result['rps']:.0f}  p50 {result['p50_ms']:.2f} ms  "
+                        f"{name:10} rps {result['rps']:.0f}  p50 {result['p50_ms']:.2f} ms  "
                         f"errors {result['errors']:.0f}  cpu {used / requests * 1e6:.0f} us/request\n"
                     )
                     sys.stdout.flush()

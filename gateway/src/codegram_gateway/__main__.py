@@ -8,6 +8,7 @@ import uvicorn
 
 from codegram_gateway.app import create_app
 from codegram_gateway.config import GatewaySettings
+from codegram_gateway.server import CoalescingHttpToolsProtocol
 from codegram_kit.runtime.logging import configure_logging
 from codegram_kit.runtime.tracing import configure_tracing
 
@@ -22,7 +23,7 @@ def main() -> int:
         port=settings.http_port,
         log_config=None,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, a response's head and body in one write
         server_header=False,
         access_log=False,  # the request context middleware writes the one access line
         # The gateway decides itself whose X-Forwarded-For to believe (TRUSTED_PROXIES);

@@ -29,21 +29,18 @@ from codegram_kit.web.tokens import TokenVerifier
 SERVICES = registry.GATEWAY_UPSTREAMS
 
 
-class Gateway:
+class Gateway(RequestContextMiddleware):
     """The ASGI app the server runs: the request context, then the edge (CORS, body limit, token,
     limits, routing, proxy) as plain ASGI layers. FastAPI sits behind them for the gateway's own
     routes only (health, metrics, search, docs, JWKS), so a proxied request never enters it."""
 
-    def __init__(self, api: FastAPI, stack: ASGIApp) -> None:
+    def __init__(self, api: FastAPI, edge: ASGIApp) -> None:
+        super().__init__(edge, service="gateway")
         self.api = api
-        self.stack = stack
 
     @property
     def state(self) -> State:
         return self.api.state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.stack(scope, receive, send)
 
 
 def create_app(settings: GatewaySettings) -> Gateway:
@@ -105,7 +102,7 @@ def create_app(settings: GatewaySettings) -> Gateway:
             "websocket_max_per_user": settings.websocket_max_per_user,
         },
     )
-    return Gateway(api, RequestContextMiddleware(edge, service="gateway"))
+    return Gateway(api, edge)
 
 
 class _AsgiEndpoint:

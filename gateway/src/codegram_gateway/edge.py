@@ -22,7 +22,7 @@ from codegram_gateway.proxy import (
     with_headers,
 )
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
-from codegram_gateway.routes import GATEWAY, RouteTable
+from codegram_gateway.routes import GATEWAY, Route, RouteTable
 from codegram_kit.web.errors import Unauthorized, error_response
 from codegram_kit.web.tokens import Principal, TokenVerifier, parse_bearer
 
@@ -199,11 +199,19 @@ class ApiEdge:
         if not decision.allowed:
             send = with_headers(send, limit_headers)
             await _error(scope, receive, send, 429, "RATE_LIMITED", "too many requests, slow down")
-        elif refusal is not None:
+            return
+        if refusal is not None:
             send = with_headers(send, limit_headers)
             await _error(scope, receive, send, 401, "UNAUTHORIZED", refusal)
+            return
+        route, allowed = self.table.match(scope["method"], scope["path"])
+        scope["route"] = route  # labels the request's metrics with its pattern, not its path
+        if route is not None and not route.websocket and route.service != GATEWAY:
+            # The common case, called from here (each coroutine level costs every resumption):
+            # the proxy adds the limit headers to the service's own.
+            await self.upstreams.forward(scope, receive, send, route.service, route.timeout, limit_headers)
         else:
-            await self._route(scope, receive, send, limit_headers)
+            await self._not_proxied(scope, receive, with_headers(send, limit_headers), route, allowed)
 
     async def _limit(self, scope: Scope, principal: Principal | None) -> Decision:
         if scope["path"].startswith(AUTH_PREFIX):
@@ -215,16 +223,9 @@ class ApiEdge:
             return await self.limiter.check("user", principal.user_id, self.limits.authenticated)
         return await self.limiter.check("ip", client_ip(scope, self.trusted), self.limits.anonymous)
 
-    async def _route(
-        self, scope: Scope, receive: Receive, send: Send, limit_headers: list[tuple[bytes, bytes]]
+    async def _not_proxied(
+        self, scope: Scope, receive: Receive, send: Send, route: Route | None, allowed: frozenset[str]
     ) -> None:
-        route, allowed = self.table.match(scope["method"], scope["path"])
-        scope["route"] = route  # labels the request's metrics with its pattern, not its path
-        if route is not None and not route.websocket and route.service != GATEWAY:
-            # The common case: the proxy adds the limit headers to the service's own.
-            await self.upstreams.forward(scope, receive, send, route.service, route.timeout, limit_headers)
-            return
-        send = with_headers(send, limit_headers)
         if route is None:
             if allowed:
                 # RFC 9110 15.5.6: a 405 lists the methods the target answers.
@@ -304,12 +305,30 @@ async def _error(scope: Scope, receive: Receive, send: Send, status: int, code: 
     await error_response(status, code, message)(scope, receive, send)
 
 
+class EdgeEntry:
+    """CORS, then the body limit, then the API edge; a request with neither an Origin header nor a
+    body (which both layers would pass through unchanged) goes straight to the edge."""
+
+    def __init__(self, edge: ASGIApp, guarded: ASGIApp) -> None:
+        self.edge = edge
+        self.guarded = guarded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin" or name == b"content-length" or name == b"transfer-encoding":
+                    await self.guarded(scope, receive, send)
+                    return
+        await self.edge(scope, receive, send)  # both layers pass anything but HTTP through
+
+
 def edge_stack(settings: GatewaySettings, app: ASGIApp, api_edge: dict[str, Any]) -> ASGIApp:
     """CORS outermost (a preflight costs nothing else), then the body limit, then the API edge, in
     front of `app` (the gateway's own routes)."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip() and o.strip() != "*"]
-    return CORSMiddleware(
-        BodyLimitMiddleware(ApiEdge(app, **api_edge), max_bytes=settings.max_body_bytes),
+    edge = ApiEdge(app, **api_edge)
+    guarded = CORSMiddleware(
+        BodyLimitMiddleware(edge, max_bytes=settings.max_body_bytes),
         allow_origins=origins,
         allow_credentials=True,
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
@@ -317,3 +336,4 @@ def edge_stack(settings: GatewaySettings, app: ASGIApp, api_edge: dict[str, Any]
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    return EdgeEntry(edge, guarded)

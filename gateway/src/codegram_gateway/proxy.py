@@ -211,13 +211,31 @@ class Upstreams:
         try:
             kept = [(k, v) for k, v in upstream.raw_headers if k.lower() not in _RESPONSE_DROPPED]
             kept.extend(extra_headers)
-            await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
             length = upstream.content_length
+            if method != "HEAD" and length is not None and length <= _WHOLE_BODY_BYTES:
+                # The common small answer: read whole, then head and body sent back to back (the
+                # server writes them as one) instead of a stream.
+                try:
+                    body = await upstream.read()
+                except TimeoutError:
+                    breaker.failed()
+                    refusal = error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")
+                    await refusal(scope, receive, with_headers(send, extra_headers))
+                    return
+                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                    # Nothing was sent yet: a body cut short is the service's failure, said as such.
+                    cause = describe(exc)
+                    log.warning("upstream answer cut short", extra={"service": service, "error": cause})
+                    breaker.failed()
+                    refusal = error_response(502, "BAD_GATEWAY", f"{service} failed to answer")
+                    await refusal(scope, receive, with_headers(send, extra_headers))
+                    return
+                await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
             if method == "HEAD":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-            elif length is not None and length <= _WHOLE_BODY_BYTES:
-                # The common small answer: one message (and one write) instead of a stream.
-                await send({"type": "http.response.body", "body": await upstream.read(), "more_body": False})
             else:
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})

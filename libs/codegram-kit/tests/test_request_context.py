@@ -103,3 +103,11 @@ def test_an_unhandled_error_is_the_500_envelope_with_the_request_id(
     }
     (line,) = _access_lines(capsys)
     assert (line["status"], line["request_id"]) == (500, "req-500")
+
+
+def test_the_access_line_stays_json_whatever_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    with _client() as client:
+        for raw in ("a%22b", "back%5Cslash", "%C3%A9t%C3%A9", "tab%09"):
+            client.get(f"/items/{raw}")
+    paths = [line["path"] for line in _access_lines(capsys)]
+    assert paths == ['/items/a"b', "/items/back\\slash", "/items/été", "/items/tab\t"]

@@ -214,11 +214,12 @@ class AccessLog:
         now = time.time()
         span = trace.get_current_span().get_span_context()
         request_id = current_request_id()
+        trace_id = f'"{span.trace_id:032x}"' if span.is_valid else "null"
         line = (
             f'{{"time": "{_formatter.time_text(now)}", "level": "INFO", "logger": {self._name}, '
             f'"message": "request", "service": {_service_json}, '
             f'"request_id": {_json_string(request_id)}, '
-            f'"trace_id": {_json_string(format(span.trace_id, "032x") if span.is_valid else None)}, '
+            f'"trace_id": {trace_id}, '
             f'"method": {_json_string(method)}, "path": {_json_string(path)}, "status": {status}, '
             f'"duration_ms": {duration_ms!r}}}'
         )
@@ -226,7 +227,12 @@ class AccessLog:
 
 
 def _json_string(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    # Request ids, methods and most paths need no escaping: quoted as they are.
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
 
 
 _json_handler: _RedactingHandler | None = None

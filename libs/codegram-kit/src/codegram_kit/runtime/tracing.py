@@ -72,8 +72,19 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
-    """Write the current trace context (traceparent, tracestate) into headers or metadata."""
-    propagate.inject(carrier)
+    """Write the current trace context (traceparent, tracestate) into headers or metadata.
+
+    When nothing exports, the W3C fields are written directly from the current span (the
+    propagators' generic path is a measurable share of a proxied request); the project sets no
+    baggage, which is then not propagated."""
+    if _exporting:
+        propagate.inject(carrier)
+        return carrier
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        carrier["traceparent"] = f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
+        if span.trace_state:
+            carrier["tracestate"] = span.trace_state.to_header()
     return carrier
 
 
