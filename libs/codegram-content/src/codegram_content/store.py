@@ -32,6 +32,7 @@ from codegram_content.search_sql import (
     rank_order,
     ranked_page,
 )
+from codegram_kit.db.fast_reads import Shaped
 
 ItemT = TypeVar("ItemT", bound=ContentItem)
 
@@ -149,6 +150,10 @@ class ContentFilters(Protocol):
     def tags(self) -> Sequence[str]: ...
 
     def where(self) -> list[sa.ColumnElement[bool]]: ...
+
+    def values(self) -> dict[str, Any]:
+        """The values of `where`'s named bindparams (for `Shaped` reads)."""
+        ...
 
 
 class ContentRows(Generic[ItemT]):
@@ -273,6 +278,39 @@ class ContentRows(Generic[ItemT]):
         query = self.list_by_author_query(author_id, public_only=public_only, after=after, limit=limit)
         return [self.item(r) for r in (await self.session.execute(query)).all()]
 
+    def list_public_read(
+        self,
+        filters: ContentFilters,
+        author_id: UUID | None,
+        order: Order,
+        after: tuple[Any, UUID] | None,
+        limit: int,
+    ) -> Shaped:
+        """`list_public_query` as a `Shaped` read: built and compiled once per shape."""
+        named = filters.values()
+        values: dict[str, Any] = {"limit": limit, **named}
+        if author_id is not None:
+            values["author_id"] = author_id
+        if after is not None:
+            values["after_key"], values["after_id"] = after
+        shape = (type(self), "list", order, after is not None, author_id is not None, tuple(sorted(named)))
+
+        def build() -> sa.Select[Any]:
+            where = filters.where()
+            if author_id is not None:
+                where.append(self.table.c.author_id == sa.bindparam("author_id", type_=sa.Uuid))
+            key_type = sa.DateTime(timezone=True) if order == "recent" else sa.BigInteger()
+            bound_after = None
+            if after is not None:
+                bound_after = (
+                    sa.bindparam("after_key", type_=key_type),
+                    sa.bindparam("after_id", type_=sa.Uuid),
+                )
+            limit_value = sa.bindparam("limit", type_=sa.Integer)
+            return public_list(self.table, self.list_columns, where, order, bound_after, limit_value)  # type: ignore[arg-type]
+
+        return Shaped(shape, build, values)
+
     def list_by_author_query(
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
     ) -> sa.Select[Any]:
@@ -305,6 +343,48 @@ class ContentRows(Generic[ItemT]):
         return search_page(
             self.table, self.list_columns, filters.where(), websearch, after, limit, candidate_cap
         )
+
+    def search_read(
+        self,
+        websearch: str,
+        filters: ContentFilters,
+        after: tuple[float, datetime, UUID] | None,
+        limit: int,
+        candidate_cap: int,
+    ) -> Shaped:
+        """`search_query` as a `Shaped` read: a search statement takes longer to build than its
+        query takes to run on a selective term, so it is built and compiled once per shape."""
+        named = filters.values()
+        values: dict[str, Any] = {"websearch": websearch, "limit": limit, "cap": candidate_cap, **named}
+        if after is not None:
+            values["after_score"], values["after_time"], values["after_id"] = after
+        shape = (type(self), "search", after is not None, tuple(sorted(named)))
+
+        def build() -> sa.Select[Any]:
+            bound_after = None
+            if after is not None:
+                bound_after = (
+                    sa.bindparam("after_score", type_=sa.Float),
+                    sa.bindparam("after_time", type_=sa.DateTime(timezone=True)),
+                    sa.bindparam("after_id", type_=sa.Uuid),
+                )
+            return self.search_query(
+                sa.bindparam("websearch", type_=sa.Text),  # type: ignore[arg-type]
+                filters,
+                bound_after,  # type: ignore[arg-type]
+                sa.bindparam("limit", type_=sa.Integer),  # type: ignore[arg-type]
+                sa.bindparam("cap", type_=sa.Integer),  # type: ignore[arg-type]
+            )
+
+        return Shaped(shape, build, values)
+
+    def headlines_read(self, ids: Sequence[UUID], websearch: str) -> Shaped:
+        """`headlines_query` as a `Shaped` read (see `search_read`)."""
+
+        def build() -> sa.Select[Any]:
+            return self.headlines_query(ids, sa.bindparam("websearch", type_=sa.Text))  # type: ignore[arg-type]
+
+        return Shaped((type(self), "headlines"), build, {"ids": list(ids), "websearch": websearch})
 
     def highlighted(self) -> dict[str, sa.ColumnElement[str]]:
         """The texts search highlights, by field: the title whole, the others in fragments."""

@@ -91,7 +91,7 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
 
     def by_id_query(self, item_id: UUID) -> Any: ...
 
-    def list_public_query(
+    def list_public_read(
         self,
         filters: FiltersT_contra,
         author_id: UUID | None,
@@ -104,7 +104,7 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
     ) -> Any: ...
 
-    def search_query(
+    def search_read(
         self,
         websearch: str,
         filters: FiltersT_contra,
@@ -113,7 +113,7 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
         candidate_cap: int,
     ) -> Any: ...
 
-    def headlines_query(self, ids: Sequence[UUID], websearch: str) -> Any: ...
+    def headlines_read(self, ids: Sequence[UUID], websearch: str) -> Any: ...
 
     def headlines_of(self, rows: Sequence[Any]) -> dict[UUID, dict[str, str]]: ...
 
@@ -251,8 +251,8 @@ class ContentService(Generic[ItemT, FiltersT]):
             if author_id is None:
                 return [], None  # nobody by that name has public items
         if self.reads is not None:
-            query = self.repo.list_public_query(filters, author_id, order, after, limit + 1)
-            found = [self.repo.item(r) for r in await self.reads.fetch(query)]
+            read = self.repo.list_public_read(filters, author_id, order, after, limit + 1)
+            found = [self.repo.item(r) for r in await self.reads.fetch(read)]
         else:
             async with self._transaction():
                 found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
@@ -291,15 +291,13 @@ class ContentService(Generic[ItemT, FiltersT]):
         if not websearch:
             return []
         if self.reads is not None:
-            query = self.repo.search_query(websearch, filters, after, limit, self.candidate_cap)
+            read = self.repo.search_read(websearch, filters, after, limit, self.candidate_cap)
             async with self.reads.connection() as conn:
-                ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(query)]
+                ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(read)]
                 if not ranked:
                     return []
                 ids = [item.id for item, _ in ranked]
-                headlines = self.repo.headlines_of(
-                    await conn.fetch(self.repo.headlines_query(ids, websearch))
-                )
+                headlines = self.repo.headlines_of(await conn.fetch(self.repo.headlines_read(ids, websearch)))
         else:
             async with self._transaction():
                 ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from codegram_content.store import ContentRows
@@ -28,7 +29,13 @@ class ListFilters:
     tags: Sequence[str] = ()
 
     def where(self) -> list[sa.ColumnElement[bool]]:
-        return [docs.c.tags.contains(list(self.tags))] if self.tags else []
+        """The conditions, their values as the named bindparams `values` gives."""
+        if not self.tags:
+            return []
+        return [docs.c.tags.contains(sa.bindparam("tags", list(self.tags), type_=ARRAY(sa.Text)))]
+
+    def values(self) -> dict[str, Any]:
+        return {"tags": list(self.tags)} if self.tags else {}
 
 
 class SlugsExhausted(Exception):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from codegram_content.search_sql import content_vector
 from codegram_content.store import ContentRows
@@ -20,12 +21,22 @@ class ListFilters:
     tags: Sequence[str] = ()
 
     def where(self) -> list[sa.ColumnElement[bool]]:
+        """The conditions, their values as the named bindparams `values` gives."""
         conditions = []
         if self.language:
-            conditions.append(snippets.c.language == self.language)
+            conditions.append(snippets.c.language == sa.bindparam("language", self.language))
         if self.tags:
-            conditions.append(snippets.c.tags.contains(list(self.tags)))
+            tags = sa.bindparam("tags", list(self.tags), type_=ARRAY(sa.Text))
+            conditions.append(snippets.c.tags.contains(tags))
         return conditions
+
+    def values(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.language:
+            found["language"] = self.language
+        if self.tags:
+            found["tags"] = list(self.tags)
+        return found
 
 
 def snippet_vector(title: str, description: str, code: str, tags: Sequence[str]) -> sa.ColumnElement[Any]:

@@ -8,6 +8,12 @@ statement is still built with SQLAlchemy Core (one definition of each query), co
 once per shape (SQLAlchemy's cache key: the same query with other values is the same shape), and
 its values are sent positionally; rows come back as asyncpg records (by name or position).
 
+A statement that is costly to build (a search: subqueries, functions, a dozen values) can be
+given as a `Shaped` read instead: a key naming its shape, a function building it, and the values of
+its named `bindparam`s. It is built and compiled once per key; each call only sends its values.
+Every value that differs between calls of one key must be a named bindparam in `values`, and
+everything else that differs must be in the key: what is neither is the first call's.
+
 Only for single-statement reads that need no transaction: writes, and reads that must see their
 own transaction, stay on the session. Every statement is planned for its actual values
 (`plan_cache_mode = force_custom_plan`): asyncpg prepares each statement, and a generic plan
@@ -18,8 +24,9 @@ database that is away is a 503, as it is on the session (errors.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -47,13 +54,23 @@ async def _keep(_: asyncpg.Connection) -> None:
     `UNLISTEN *`, ... round trip at every release, a tenth of a list page's CPU) has nothing to undo."""
 
 
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """A read built once per `key` by `build`; `values` are this call's named bindparams."""
+
+    key: Hashable
+    build: Callable[[], sa.Executable]
+    values: Mapping[str, Any]
+
+
 class _Compiled:
-    __slots__ = ("compiled", "names", "sql")
+    __slots__ = ("compiled", "defaults", "names", "sql")
 
     def __init__(self, statement: sa.Executable, key: Any) -> None:
         self.compiled = _DIALECT.statement_compiler(_DIALECT, statement, cache_key=key)
         self.sql = str(self.compiled)
         self.names = tuple(self.compiled.positiontup or ())
+        self.defaults: dict[str, Any] = {}
 
 
 class FastConnection:
@@ -63,7 +80,7 @@ class FastConnection:
         self._reads = reads
         self._conn = conn
 
-    async def fetch(self, statement: sa.Executable) -> list[asyncpg.Record]:
+    async def fetch(self, statement: sa.Executable | Shaped) -> list[asyncpg.Record]:
         sql, args = self._reads.compiled(statement)
         return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
 
@@ -82,8 +99,10 @@ class FastReads:
         self._opening = asyncio.Lock()
         self._statements: dict[Any, _Compiled] = {}
 
-    def compiled(self, statement: sa.Executable) -> tuple[str, Sequence[Any]]:
+    def compiled(self, statement: sa.Executable | Shaped) -> tuple[str, Sequence[Any]]:
         """The SQL of `statement`'s shape and its values in order."""
+        if isinstance(statement, Shaped):
+            return self._shaped(statement)
         key = statement._generate_cache_key()  # SQLAlchemy's own statement cache key
         if key is None:  # a statement SQLAlchemy cannot cache: compiled each time
             one = _Compiled(statement, None)
@@ -93,6 +112,18 @@ class FastReads:
             if one is None:
                 one = self._statements[key.key] = _Compiled(statement, key)
             params = one.compiled.construct_params(extracted_parameters=key.bindparams)
+        return one.sql, [params[name] for name in one.names]
+
+    def _shaped(self, read: Shaped) -> tuple[str, Sequence[Any]]:
+        key = ("shaped", read.key)
+        one = self._statements.get(key)
+        if one is None:
+            one = _Compiled(read.build(), None)
+            # The values the statement was built with: its constants (a function's arguments);
+            # the named values are replaced by each call's.
+            one.defaults = dict(one.compiled.construct_params(params=dict(read.values)))
+            self._statements[key] = one
+        params = {**one.defaults, **read.values}
         return one.sql, [params[name] for name in one.names]
 
     async def _opened(self) -> asyncpg.Pool:
@@ -117,7 +148,7 @@ class FastReads:
         except _AWAY as exc:
             raise Unavailable(retry_after=1) from exc
 
-    async def fetch(self, statement: sa.Executable) -> list[asyncpg.Record]:
+    async def fetch(self, statement: sa.Executable | Shaped) -> list[asyncpg.Record]:
         async with self.connection() as conn:
             return await conn.fetch(statement)
 
