@@ -169,11 +169,11 @@ class _Group:
     latest_at: datetime
 
 
-# One notification with the title of its subject, as `_with_subjects` joins them.
-_ONE = (
+# Notifications with the title of their subject, as `_with_subjects` joins them.
+_MANY = (
     "SELECT n.recipient_id, n.id, n.type, n.actor_id, n.subject_kind, n.subject_id, n.read,"
     " n.created_at, c.title FROM notifications n"
-    " LEFT JOIN content c ON c.kind = n.subject_kind AND c.id = n.subject_id WHERE n.id = %s"
+    " LEFT JOIN content c ON c.kind = n.subject_kind AND c.id = n.subject_id WHERE n.id = ANY(%s)"
 )
 
 
@@ -220,24 +220,28 @@ class NotificationService:
             for r in page
         ], next_cursor
 
-    async def one(self, session: AsyncSession, notification_id: UUID) -> tuple[UUID, NotificationRead] | None:
-        """(recipient, the notification as its recipient's list shows it), or None when it is gone;
-        read in `session`'s transaction (the push consumer's own, which it is read for)."""
+    async def many(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, tuple[UUID, NotificationRead]]:
+        """(recipient, the notification as its recipient's list shows it) of each of `ids` still
+        there, from one read in `session`'s transaction (the push consumer's own) and one batched
+        call for the actors."""
         cursor = (await driver(session)).cursor(row_factory=namedtuple_row)
-        await cursor.execute(_ONE, (notification_id,))
-        row = await cursor.fetchone()
-        if row is None:
-            return None
-        actor = (await authors_of(self.authors, [row.actor_id]))[row.actor_id]
-        read = NotificationRead(
-            id=str(row.id),
-            type=row.type,
-            actor=AuthorSummary.of(actor),
-            subject=_subject_read(row),
-            read=row.read,
-            created_at=row.created_at,
-        )
-        return row.recipient_id, read
+        await cursor.execute(_MANY, (ids,))
+        rows = await cursor.fetchall()
+        actors = await authors_of(self.authors, {r.actor_id for r in rows})
+        return {
+            r.id: (
+                r.recipient_id,
+                NotificationRead(
+                    id=str(r.id),
+                    type=r.type,
+                    actor=AuthorSummary.of(actors[r.actor_id]),
+                    subject=_subject_read(r),
+                    read=r.read,
+                    created_at=r.created_at,
+                ),
+            )
+            for r in rows
+        }
 
     async def grouped(
         self, recipient: UUID, *, unread_only: bool, cursor: str | None, limit: int
@@ -345,12 +349,13 @@ def recipient_of(raw: str) -> UUID:
     return user_id
 
 
-async def render_notification(
-    runtime: ServiceRuntime, session: AsyncSession, notification_id: UUID
-) -> dict[str, Any] | None:
-    """One notification as its recipient's list shows it (JSON-ready), or None when it is gone."""
+async def render_notifications(
+    runtime: ServiceRuntime, session: AsyncSession, ids: list[UUID]
+) -> dict[UUID, tuple[UUID, dict[str, Any]]]:
+    """(recipient, the notification as its recipient's list shows it, JSON-ready) of each of
+    `ids` still there."""
     settings = runtime.settings
     assert isinstance(settings, SocialSettings)
     authors = GrpcAuthorDirectory(runtime.channel(settings.users_grpc_target))
-    found = await NotificationService(runtime.db, authors).one(session, notification_id)
-    return None if found is None else found[1].model_dump(mode="json")
+    found = await NotificationService(runtime.db, authors).many(session, ids)
+    return {i: (recipient, read.model_dump(mode="json")) for i, (recipient, read) in found.items()}

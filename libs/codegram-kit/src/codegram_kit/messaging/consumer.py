@@ -48,6 +48,8 @@ _DEAD_LETTER_HEADERS = frozenset(
     ]
 )
 Handler = Callable[[AsyncSession, Msg], Awaitable[None]]
+# Handles several fresh events in one transaction (see IdempotentConsumer's `batch_handler`).
+BatchHandler = Callable[[AsyncSession, list[Msg]], Awaitable[None]]
 
 
 async def unsubscribe(sub: JetStreamContext.PullSubscription) -> None:
@@ -186,6 +188,7 @@ class IdempotentConsumer:
         max_deliver: int = 10,
         retry_base_seconds: float = 0.5,
         concurrency: int = 1,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         for subject in subjects:
             if subjects_overlap(subject, f"{DEAD_LETTER_PREFIX}.>"):
@@ -210,6 +213,11 @@ class IdempotentConsumer:
         # Above 1, the messages of a batch are handled that many at a time, in no set order: for
         # handlers that wait on I/O and whose events need no order among themselves.
         self.concurrency = concurrency
+        # Optional: what `handler` does for one event, done for all the first deliveries of a
+        # fetched batch in one transaction (one processed-rows insert, and whatever the handler
+        # can share, such as one read and one remote call for all). If that transaction fails,
+        # each event of the batch goes through `handler` alone, with its own retries.
+        self.batch_handler = batch_handler
         self.max_deliver = max_deliver
         self.retry_base_seconds = retry_base_seconds
         self._stopping = asyncio.Event()
@@ -217,6 +225,12 @@ class IdempotentConsumer:
         self._mark = Statement(
             pg_sql.SQL(
                 "INSERT INTO {t} (consumer, event_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING RETURNING event_id"
+            ).format(t=table_name(processed_table))
+        )
+        self._mark_many = Statement(
+            pg_sql.SQL(
+                "INSERT INTO {t} (consumer, event_id) SELECT %s, unnest(%s::text[])"
                 " ON CONFLICT DO NOTHING RETURNING event_id"
             ).format(t=table_name(processed_table))
         )
@@ -416,11 +430,67 @@ class IdempotentConsumer:
                 await asyncio.sleep(1.0)
                 continue
             backlog = self.batch > 1 and bool(msgs) and _pending_after(msgs[-1]) > 0
-            if self.concurrency == 1 or len(msgs) == 1:
+            if self.batch_handler is not None and len(msgs) > 1:
+                await self._deliver_batch(msgs)
+            elif self.concurrency == 1 or len(msgs) == 1:
                 for msg in msgs:
                     await self.deliver(msg)
             else:
                 await self._deliver_concurrently(msgs)
+
+    async def _deliver_batch(self, msgs: list[Msg]) -> None:
+        """First deliveries together in one transaction; redeliveries (and, if the transaction
+        fails, every message of the batch) one by one through `deliver`, which counts attempts,
+        retries and dead-letters."""
+        assert self.batch_handler is not None
+        first: list[Msg] = []
+        again: list[Msg] = []
+        for msg in msgs:
+            (first if not msg.metadata or msg.metadata.num_delivered <= 1 else again).append(msg)
+        handled = 0
+        if first:
+            try:
+                handled = await self._run_batch_handler(first)
+            except Exception:
+                log.warning(
+                    "batch handler failed; handling one by one",
+                    exc_info=True,
+                    extra={"consumer": self.durable, "events": len(first)},
+                )
+                again = msgs
+            else:
+                for msg in first:
+                    try:
+                        await msg.ack()
+                    except Exception as exc:  # committed: a redelivery is acknowledged without effect
+                        log.warning("ack failed", extra={"consumer": self.durable, "error": repr(exc)})
+                EVENTS_CONSUMED.labels(self.service, self.durable, "handled").inc(handled)
+                if len(first) > handled:
+                    EVENTS_CONSUMED.labels(self.service, self.durable, "duplicate").inc(len(first) - handled)
+        if again:
+            if self.concurrency == 1:
+                for msg in again:
+                    await self.deliver(msg)
+            else:
+                await self._deliver_concurrently(again)
+
+    async def _run_batch_handler(self, msgs: list[Msg]) -> int:
+        """The processed rows of `msgs` and the batch handler on the fresh ones, in one
+        transaction; returns how many were fresh."""
+        assert self.batch_handler is not None
+        ids = [event_id(m) for m in msgs]
+        async with self.db.unit_of_work() as session:
+            connection = await driver(session)
+            inserted = await connection.execute(self._mark_many.text(connection), (self.durable, ids))
+            fresh_ids = {row[0] for row in await inserted.fetchall()}
+            fresh: list[Msg] = []
+            for eid, msg in zip(ids, msgs, strict=True):
+                if eid in fresh_ids:
+                    fresh_ids.discard(eid)  # a copy of an event in the same batch runs once
+                    fresh.append(msg)
+            if fresh:
+                await self.batch_handler(session, fresh)
+        return len(fresh)
 
     async def _deliver_concurrently(self, msgs: list[Msg]) -> None:
         slots = asyncio.Semaphore(self.concurrency)
