@@ -111,3 +111,13 @@ def test_the_access_line_stays_json_whatever_the_path(capsys: pytest.CaptureFixt
             client.get(f"/items/{raw}")
     paths = [line["path"] for line in _access_lines(capsys)]
     assert paths == ['/items/a"b', "/items/back\\slash", "/items/été", "/items/tab\t"]
+
+
+def test_a_credential_shaped_request_id_is_masked_in_the_access_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl"
+    with _client() as client:
+        assert client.get("/items/1", headers={"X-Request-ID": jwt}).status_code == 200
+    (line,) = _access_lines(capsys)
+    assert jwt not in json.dumps(line) and line["request_id"] == REDACTED

@@ -197,7 +197,15 @@ class AccessLog:
         self.logger = logger
         self._name = json.dumps(logger.name)
 
-    def write(self, method: str, path: str, status: int, duration_ms: float) -> None:
+    def write(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        span: trace.SpanContext | None = None,
+    ) -> None:
+        """One access line; `span` is the request's, when the caller holds it (else the current)."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
         handler, root = _json_handler, logging.root
@@ -212,7 +220,8 @@ class AccessLog:
             self.logger.info("request", extra=fields)
             return
         now = time.time()
-        span = trace.get_current_span().get_span_context()
+        if span is None:
+            span = trace.get_current_span().get_span_context()
         request_id = current_request_id()
         trace_id = f'"{span.trace_id:032x}"' if span.is_valid else "null"
         line = (
@@ -223,7 +232,12 @@ class AccessLog:
             f'"method": {_json_string(method)}, "path": {_json_string(path)}, "status": {status}, '
             f'"duration_ms": {duration_ms!r}}}'
         )
-        handler.write_line(redact(line))
+        # Only the path and the request id come from the client (a method is a token the server
+        # parsed, the rest is ours and holds no secret shape): the line is masked when they may
+        # hold a credential.
+        if _may_hold_secret(f"{path} {request_id}".lower()):
+            line = redact(line)
+        handler.write_line(line)
 
 
 def _json_string(value: str | None) -> str:

@@ -105,11 +105,13 @@ class RequestContextMiddleware:
             if recording:
                 span.set_attribute("http.response.status_code", status)
                 span.end()
-            self._observe(scope, method, status, time.perf_counter() - start)
+            self._observe(scope, method, status, time.perf_counter() - start, span.get_span_context())
             otel_context.detach(ctx_token)
             request_id_var.reset(token)
 
-    def _observe(self, scope: Scope, method: str, status: int, elapsed: float) -> None:
+    def _observe(
+        self, scope: Scope, method: str, status: int, elapsed: float, span: trace.SpanContext | None = None
+    ) -> None:
         route_label = getattr(scope.get("route"), "path", None) or "unmatched"
         key = (method, route_label, status)
         children = self._children.get(key)
@@ -123,7 +125,7 @@ class RequestContextMiddleware:
         children[1].observe(elapsed)
         path = scope["path"]
         if path not in _QUIET_PATHS:
-            _access.write(method, path, status, round(elapsed * 1000, 2))
+            _access.write(method, path, status, round(elapsed * 1000, 2), span)
 
 
 def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
