@@ -53,9 +53,8 @@ class Recorder:
         self.open_transactions -= 1
 
     def note(self, call: str) -> None:
-        fast = self.runtime.db.fast._pool
-        fast_out = 0 if fast is None else fast.get_size() - fast.get_idle_size()
-        self.calls.append((call, self.open_transactions, self.runtime.db.engine.pool.checkedout(), fast_out))
+        db = self.runtime.db
+        self.calls.append((call, self.open_transactions, db.engine.pool.checkedout(), db.fast.checked_out()))
 
 
 @pytest.fixture(params=["snippets", "docs"])

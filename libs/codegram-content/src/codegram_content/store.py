@@ -309,7 +309,8 @@ class ContentRows(Generic[ItemT]):
             limit_value = sa.bindparam("limit", type_=sa.Integer)
             return public_list(self.table, self.list_columns, where, order, bound_after, limit_value)  # type: ignore[arg-type]
 
-        return Shaped(shape, build, values)
+        # A tag's share of the rows decides the plan (its GIN index, or the newest-first scan).
+        return Shaped(shape, build, values, plan_per_value=bool(filters.tags))
 
     def list_by_author_query(
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
@@ -376,7 +377,7 @@ class ContentRows(Generic[ItemT]):
                 sa.bindparam("cap", type_=sa.Integer),  # type: ignore[arg-type]
             )
 
-        return Shaped(shape, build, values)
+        return Shaped(shape, build, values, plan_per_value=True)
 
     def headlines_read(self, ids: Sequence[UUID], websearch: str) -> Shaped:
         """`headlines_query` as a `Shaped` read (see `search_read`)."""

@@ -292,7 +292,7 @@ class ContentService(Generic[ItemT, FiltersT]):
             return []
         if self.reads is not None:
             read = self.repo.search_read(websearch, filters, after, limit, self.candidate_cap)
-            async with self.reads.connection() as conn:
+            async with self.reads.connection(plan_per_value=read.plan_per_value) as conn:
                 ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(read)]
                 if not ranked:
                     return []

@@ -15,10 +15,12 @@ Every value that differs between calls of one key must be a named bindparam in `
 everything else that differs must be in the key: what is neither is the first call's.
 
 Only for single-statement reads that need no transaction: writes, and reads that must see their
-own transaction, stay on the session. Every statement is planned for its actual values
-(`plan_cache_mode = force_custom_plan`): asyncpg prepares each statement, and a generic plan
-picked once would serve a rare search term and one in every row alike (search_sql.py). A
-database that is away is a 503, as it is on the session (errors.py).
+own transaction, stay on the session. asyncpg prepares each statement, and after a few runs
+Postgres may plan it once for any values; a read whose best plan depends on its values (a rare
+search term or tag against one in every row, search_sql.py) asks for `plan_per_value`, and runs on
+a second pool whose sessions plan every statement for its values (`plan_cache_mode =
+force_custom_plan`); the others keep the cheaper reused plans. A database that is away is a 503,
+as it is on the session (errors.py).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Shaped:
     key: Hashable
     build: Callable[[], sa.Executable]
     values: Mapping[str, Any]
+    plan_per_value: bool = False
 
 
 class _Compiled:
@@ -91,11 +94,9 @@ class FastReads:
     def __init__(self, url: URL, *, max_size: int = 8, statement_timeout_ms: int = 15000) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._max_size = max_size
-        self._settings = {
-            "statement_timeout": str(statement_timeout_ms),
-            "plan_cache_mode": "force_custom_plan",
-        }
-        self._pool: asyncpg.Pool | None = None
+        self._timeout = str(statement_timeout_ms)
+        # By `plan_per_value`: the pool whose sessions plan each statement for its values, or not.
+        self._pools: dict[bool, asyncpg.Pool] = {}
         self._opening = asyncio.Lock()
         self._statements: dict[Any, _Compiled] = {}
 
@@ -126,33 +127,39 @@ class FastReads:
         params = {**one.defaults, **read.values}
         return one.sql, [params[name] for name in one.names]
 
-    async def _opened(self) -> asyncpg.Pool:
-        if self._pool is None:
+    async def _opened(self, plan_per_value: bool) -> asyncpg.Pool:
+        pool = self._pools.get(plan_per_value)
+        if pool is None:
             async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._max_size,
-                        server_settings=self._settings,
-                        reset=_keep,
+                pool = self._pools.get(plan_per_value)
+                if pool is None:
+                    settings = {"statement_timeout": self._timeout}
+                    if plan_per_value:
+                        settings["plan_cache_mode"] = "force_custom_plan"
+                    pool = self._pools[plan_per_value] = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._max_size, server_settings=settings, reset=_keep
                     )
-        return self._pool
+        return pool
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[FastConnection]:
+    async def connection(self, *, plan_per_value: bool = False) -> AsyncIterator[FastConnection]:
         try:
-            pool = await self._opened()
+            pool = await self._opened(plan_per_value)
             async with pool.acquire() as conn:
                 yield FastConnection(self, conn)
         except _AWAY as exc:
             raise Unavailable(retry_after=1) from exc
 
     async def fetch(self, statement: sa.Executable | Shaped) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
+        plan_per_value = isinstance(statement, Shaped) and statement.plan_per_value
+        async with self.connection(plan_per_value=plan_per_value) as conn:
             return await conn.fetch(statement)
 
+    def checked_out(self) -> int:
+        """Connections of the pools in use right now."""
+        return sum(pool.get_size() - pool.get_idle_size() for pool in self._pools.values())
+
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
