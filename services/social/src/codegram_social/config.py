@@ -24,4 +24,4 @@ class SocialSettings(ServiceSettings):
     # feed consumers hold theirs while they work: past the pool, every checkout opens a
     # connection and closes it on return (a new backend each time, milliseconds of CPU on both
     # sides), so the pool is sized for the requests a replica serves at once.
-    db_pool_size: int = 20
+    db_pool_size: int = 40
