@@ -1,15 +1,13 @@
 """The users service's client: author summaries for content, sign-in's upsert of a GitHub user,
 and the public `User` of API.md.
 
-Authors come over gRPC, one batched `GetUsers` call per page.
-
-Why gRPC and not a local read model fed by `codegram.users.user.*` events: a read model would
-start empty for every user created before a content service first subscribed (the stream keeps
-events for a week, not forever) and so needs a backfill path and a reconciliation job, while the
-users service already answers a whole page's authors in one indexed query. The cost is that content
-reads need the users service up: when it is not, a read answers 503 rather than showing content
-with blank authors. `AuthorDirectory` is the seam where a read model can replace the call if that
-trade ever turns (only this module knows where authors come from).
+`GrpcAuthorDirectory` answers a page's authors with one batched `GetUsers` call. The content
+services keep a read model of them fed by `codegram.users.user.*` events instead
+(codegram_content.authors), and read through this directory only for the ids it does not hold yet
+(a user created before they first subscribed: the stream keeps events for a week, not forever, so
+the read model is filled by reading through, not by a replay). A page of known authors costs the
+users service nothing; a page with an unknown one needs it up, and answers 503 when it is not,
+rather than showing content with blank authors. `AuthorDirectory` is the seam between the two.
 
 `author=<username>` and `/users/{username}/...` lists resolve the username with `GetUserByUsername`
 (one call per request, not per row).
