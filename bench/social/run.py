@@ -254,6 +254,9 @@ def main() -> int:
     parser.add_argument("--timeline-cap", type=int, default=800)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--report", type=Path, help="where to write the report (default: bench/results/social-<date>.md)"
+    )
     args = parser.parse_args()
     assert args.users >= args.sockets + FOLLOWED + 100, "too few users for the sockets, followees and likers"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -278,10 +281,11 @@ def main() -> int:
     report = _report(args, push, feed, seed_seconds)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    path = results / f"social-{dt.date.today().isoformat()}.md"
+    path = (args.report or results / f"social-{dt.date.today().isoformat()}.md").resolve()
     path.write_text(report)
     feed_p95 = max(r["p95"] for r in feed.values())
-    sys.stdout.write(report + f"\nreport: {path.relative_to(ROOT)}\n")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    sys.stdout.write(report + f"\nreport: {shown}\n")
     sys.stdout.write(f"like→push p99: {push['p99']:.1f} ms, feed p95: {feed_p95:.1f} ms\n")
     return 0
 
