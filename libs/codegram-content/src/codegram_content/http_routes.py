@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -192,13 +193,16 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         q: SearchQuery = "",
         filters: SearchFilters,
         paging: Paging,
-    ) -> BaseModel:
+    ) -> Response:
         hits = (
             []
             if filters is None
             else await service.search(q, filters, cursor=paging.cursor, limit=paging.limit)
         )
-        return kind.results_schema(data=[hit(h) for h in hits])
+        # Serialised once, by the model's own serializer: returned as a model, FastAPI would
+        # validate it against the response model again and then encode it with `json`.
+        results = kind.results_schema(data=[hit(h) for h in hits])
+        return Response(pydantic_core.to_json(results, by_alias=True), media_type="application/json")
 
     item_path = f"/{plural}/{{{noun}_id}}"
     id_param = f"{noun}_id"
