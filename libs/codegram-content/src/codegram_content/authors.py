@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.users import Author, AuthorDirectory
 from codegram_kit.db.engine import Database
+from codegram_kit.db.fast_reads import Shaped
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.events.v1 import users_pb2 as user_events
@@ -79,9 +80,12 @@ class LocalAuthorDirectory:
 
     async def _known_rows(self, ids: Collection[UUID]) -> list[Any]:
         c = self.table.c
-        any_id = sa.func.any(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Uuid)))
-        known = sa.select(c.id, c.username, c.full_name, c.avatar_url).where(c.id == any_id)
-        return await self.db.fast.fetch(known)
+
+        def build() -> sa.Select[Any]:
+            any_id = sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Uuid)))
+            return sa.select(c.id, c.username, c.full_name, c.avatar_url).where(c.id == any_id)
+
+        return await self.db.fast.fetch(Shaped((self.table.fullname, "authors"), build, {"ids": list(ids)}))
 
     async def _keep(self, authors: Collection[Author]) -> None:
         """Rows for authors read through the users service, unstamped; a row already there (an
