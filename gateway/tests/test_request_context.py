@@ -26,11 +26,15 @@ BODY = b'{"username": "someone", "bio": "' + b"x" * 300 + b'"}'
 
 class _Users(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    cookies_seen: list[str | None] = []
 
     def do_GET(self) -> None:
+        _Users.cookies_seen.append(self.headers.get("Cookie"))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(BODY)))
+        if self.path.endswith("/sets-a-cookie"):
+            self.send_header("Set-Cookie", "session=for-the-first-caller-only; Path=/")
         self.end_headers()
         self.wfile.write(BODY)
 
@@ -124,3 +128,25 @@ def test_an_unhandled_error_in_an_own_route_is_the_envelope_with_the_request_id(
     assert resp.json()["request_id"] == "req-own-500"
     assert resp.json()["error"]["code"] == "INTERNAL_SERVER_ERROR"
     assert resp.headers["x-request-id"] == "req-own-500"
+
+
+def test_a_cookie_a_service_sets_reaches_its_caller_and_no_one_else() -> None:
+    # Services are addressed by name in production (a cookie jar ignores cookies of bare IPs).
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Users)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with TestClient(create_app(GatewaySettings(users_http_url=f"http://localhost:{port}"))) as client:
+            _check_cookie_isolation(client)
+    finally:
+        server.shutdown()
+
+
+def _check_cookie_isolation(client: TestClient) -> None:
+    first = client.get("/api/v1/users/sets-a-cookie")
+    assert first.status_code == 200
+    assert first.headers["set-cookie"] == "session=for-the-first-caller-only; Path=/"
+    client.cookies.clear()  # another caller, without the first one's cookies
+    _Users.cookies_seen.clear()
+    assert client.get("/api/v1/users/someone").status_code == 200
+    assert _Users.cookies_seen == [None]  # the gateway's own client kept nothing to replay

@@ -116,9 +116,18 @@ class Upstreams:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30, ttl_dns_cache=60)
-        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, timeout=self.timeout)
+        # One session serves every caller: a cookie a service sets is passed to its caller and
+        # never kept (a jar would send it on with everyone's next request, and costs each request).
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            timeout=self.timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
         self.websocket_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60), timeout=self.timeout
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60),
+            timeout=self.timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
