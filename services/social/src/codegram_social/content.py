@@ -23,7 +23,6 @@ from codegram_clients.content import ContentDirectory, ContentFacts, ContentKind
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.consumer import IdempotentConsumer
-from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import NotFound
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2
@@ -190,29 +189,6 @@ class ContentAccess:
         if locked is None or not locked.visible_to(viewer):
             raise _not_found(subject.kind)
         return locked
-
-    async def lock_for_change(
-        self, session: AsyncSession, kind: ContentKind, item_id: UUID, viewer: UUID
-    ) -> Subject | None:
-        """The subject locked in `session`'s transaction if `viewer` may see it; None when social
-        has not heard of it yet (the caller reads it through with `visible`, then locks again);
-        a 404 when it is deleted or private to someone else. One round trip where `visible` and
-        `lock_visible` take a transaction and two statements."""
-        row = await (await driver(session)).execute(_LOCK_SUBJECT, (kind, item_id))
-        found = await row.fetchone()
-        if found is None:
-            return None
-        subject = Subject(kind, *found[:7])
-        if found[7] or not subject.visible_to(viewer):
-            raise _not_found(kind)
-        return subject
-
-
-# The subject's row with its tombstone flag, locked: what `lock_for_change` reads.
-_LOCK_SUBJECT = (
-    "SELECT id, author_id, visibility, title, created_at, likes_count, comments_count, deleted"
-    " FROM content WHERE kind = %s AND id = %s FOR UPDATE"
-)
 
 
 async def apply_change(session: AsyncSession, facts: ContentFacts, *, deleted: bool) -> None:

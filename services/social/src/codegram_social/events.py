@@ -6,9 +6,10 @@ The session revocations that close sockets are heard by every replica on core NA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -29,7 +30,7 @@ COMMENT_DELETED = "codegram.social.comment.deleted"
 NOTIFICATION_CREATED = "codegram.social.notification.created"
 
 
-def _now() -> Timestamp:
+def now() -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(datetime.now(UTC))
     return ts
@@ -45,13 +46,13 @@ class SocialEvents:
     async def follow_created(self, follower_id: UUID, followee_id: UUID) -> None:
         follow = social_pb2.Follow(follower_id=str(follower_id), followee_id=str(followee_id))
         await self.outbox.add(
-            self.session, FOLLOW_CREATED, social_pb2.FollowCreated(follow=follow, occurred_at=_now())
+            self.session, FOLLOW_CREATED, social_pb2.FollowCreated(follow=follow, occurred_at=now())
         )
 
     async def follow_deleted(self, follower_id: UUID, followee_id: UUID) -> None:
         follow = social_pb2.Follow(follower_id=str(follower_id), followee_id=str(followee_id))
         await self.outbox.add(
-            self.session, FOLLOW_DELETED, social_pb2.FollowDeleted(follow=follow, occurred_at=_now())
+            self.session, FOLLOW_DELETED, social_pb2.FollowDeleted(follow=follow, occurred_at=now())
         )
 
     async def like_changed(self, user_id: UUID, subject: Subject, *, liked: bool) -> None:
@@ -69,7 +70,7 @@ class SocialEvents:
                 subject=_subject(subject),
                 author_id=str(author_id),
                 subject_author_id=str(subject.author_id),
-                occurred_at=_now(),
+                occurred_at=now(),
             ),
         )
 
@@ -84,7 +85,7 @@ def like_event(user_id: UUID, subject: Subject, *, liked: bool) -> tuple[str, Me
         user_id=str(user_id),
         subject=_subject(subject),
         subject_author_id=str(subject.author_id),
-        occurred_at=_now(),
+        occurred_at=now(),
     )
 
 
@@ -94,8 +95,18 @@ def notification_event(notification_id: UUID, recipient_id: UUID, type_: str) ->
         notification_id=str(notification_id),
         recipient_id=str(recipient_id),
         type=type_,
-        occurred_at=_now(),
+        occurred_at=now(),
     )
+
+
+def with_placeholder(build: Callable[[str], Message]) -> tuple[bytes, int]:
+    """A message serialized with a placeholder where an id goes that only the statement storing
+    it knows, and the placeholder's position (1-based, as Postgres's `overlay` takes it), where
+    that statement writes the id's text. The placeholder is a uuid's text, as the id's is: the
+    same 36 bytes, so the encoding around it (the field's length) stays right."""
+    placeholder = str(uuid4())
+    payload = build(placeholder).SerializeToString()
+    return payload, payload.index(placeholder.encode()) + 1
 
 
 def _subject(subject: Subject) -> social_pb2.Subject:

@@ -17,19 +17,18 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.content import ContentKind
 from codegram_clients.users import AuthorDirectory, AuthorSummary, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
-from codegram_kit.messaging.outbox import Outbox
-from codegram_kit.messaging.raw import driver
+from codegram_kit.messaging.outbox import Outbox, event_type
 from codegram_kit.web.errors import Forbidden, NotFound
-from codegram_social.content import ContentAccess, ContentRepository, Subject
-from codegram_social.events import SocialEvents, like_event, notification_event
+from codegram_proto.codegram.events.v1 import social_pb2
+from codegram_social.content import ContentAccess, ContentRepository
+from codegram_social.events import LIKE_CREATED, NOTIFICATION_CREATED, SocialEvents, now, with_placeholder
 from codegram_social.models import comments, likes
-from codegram_social.notifications import NotificationStore, dedupe_key
+from codegram_social.notifications import NotificationStore, like_dedupe_key
 from codegram_social.paging import decode_id_position, encode_position
 
 MAX_COMMENT_LENGTH = 10_000
@@ -74,13 +73,23 @@ def _user(raw: str) -> UUID:
     return user_id
 
 
-# A new like in one round trip (the subject is locked by the caller): the like, unless there is
-# one; then, only if it was added, the counter, the like's event, the author's notification
-# (unless one of the same like was made before, or it is the author's own like) and that
-# notification's event. Answers the new count (null when nothing was added) and how many events.
+# A like in one statement, committed on its own (autocommit): the subject's row, locked, if the
+# user may see it; the like, unless there is one; then, only if it was added, the counter, the
+# like's event, the author's notification (unless one of the same like was made before, or it is
+# the author's own like) and that notification's event. The events' payloads were serialized
+# with a placeholder where the author's id goes (`with_placeholder`), which is only known here.
+# Answers the new count (null when nothing was added), the count as it was, how many events were
+# written, and whether social has heard of the item at all (to tell "read it through" from 404).
+# Under a concurrent like of the same subject, the lock waits and the row is read again as that
+# one committed it (READ COMMITTED), so counts move in order as with a locking read of their own.
 _LIKE = """
-WITH added AS (
-    INSERT INTO likes (kind, subject_id, user_id) VALUES (%(kind)s, %(id)s, %(user)s)
+WITH subject AS (
+    SELECT kind, id, author_id, likes_count FROM content
+    WHERE kind = %(kind)s AND id = %(id)s AND NOT deleted
+        AND (visibility <> 'private' OR author_id = %(user)s)
+    FOR UPDATE
+), added AS (
+    INSERT INTO likes (kind, subject_id, user_id) SELECT kind, id, %(user)s FROM subject
     ON CONFLICT DO NOTHING RETURNING subject_id
 ), counted AS (
     UPDATE content SET likes_count = likes_count + 1
@@ -88,17 +97,26 @@ WITH added AS (
     RETURNING likes_count
 ), notified AS (
     INSERT INTO notifications (id, recipient_id, type, actor_id, subject_kind, subject_id, dedupe_key)
-    SELECT %(notification_id)s, %(author)s, 'like', %(user)s, %(kind)s, %(id)s, %(dedupe)s
-    FROM added WHERE %(notify)s
-    ON CONFLICT ON CONSTRAINT uq_notifications_dedupe DO NOTHING RETURNING id
+    SELECT %(notification_id)s, author_id, 'like', %(user)s, kind, id, %(dedupe)s
+    FROM subject WHERE author_id <> %(user)s AND EXISTS (SELECT FROM added)
+    ON CONFLICT ON CONSTRAINT uq_notifications_dedupe DO NOTHING RETURNING recipient_id
 ), events AS (
     INSERT INTO outbox (event_id, subject, payload, headers)
-    SELECT %(like_event)s, %(like_subject)s, %(like_payload)s, %(like_headers)s FROM added
+    SELECT %(like_event)s, %(like_subject)s,
+        overlay(%(like_payload)s::bytea PLACING convert_to(subject.author_id::text, 'UTF8')
+            FROM %(like_at)s::int),
+        %(like_headers)s
+    FROM added, subject
     UNION ALL
-    SELECT %(push_event)s, %(push_subject)s, %(push_payload)s, %(push_headers)s FROM notified
+    SELECT %(push_event)s, %(push_subject)s,
+        overlay(%(push_payload)s::bytea PLACING convert_to(notified.recipient_id::text, 'UTF8')
+            FROM %(push_at)s::int),
+        %(push_headers)s
+    FROM notified
     RETURNING 1
 )
-SELECT (SELECT likes_count FROM counted), (SELECT count(*) FROM events)
+SELECT (SELECT likes_count FROM counted), (SELECT likes_count FROM subject),
+    (SELECT count(*) FROM events), EXISTS (SELECT FROM content WHERE kind = %(kind)s AND id = %(id)s)
 """
 
 
@@ -116,45 +134,65 @@ class LikeService:
         if item_id is None:
             raise NotFound(f"{kind} not found")
         for _ in range(2):
-            async with self.db.unit_of_work() as session:
-                subject = await self.access.lock_for_change(session, kind, item_id, user)
-                if subject is not None:
-                    return LikeState(liked=True, likes_count=await self._add_like(session, subject, user))
+            count = await self._add_like(kind, item_id, user)
+            if count is not None:
+                return LikeState(liked=True, likes_count=count)
             # Not heard of yet: read it through once (a 404 if it is not there to see), then again.
             await self.access.visible(kind, raw_id, user)
         raise NotFound(f"{kind} not found")
 
-    async def _add_like(self, session: AsyncSession, subject: Subject, user: UUID) -> int:
-        """The like, its count, its event, the author's notification and its event, in one
-        statement on the locked subject; returns the likes count."""
-        notify = subject.author_id != user
-        notification_id = new_uuid7()
-        like_row = self.outbox.row(*like_event(user, subject, liked=True))
-        push_row = self.outbox.row(*notification_event(notification_id, subject.author_id, "like"))
-        result = await (await driver(session)).execute(
-            _LIKE,
-            {
-                "kind": subject.kind,
-                "id": subject.id,
-                "user": user,
-                "notify": notify,
-                "notification_id": notification_id,
-                "author": subject.author_id,
-                "dedupe": dedupe_key("like", user, subject),
-                "like_event": like_row.event_id,
-                "like_subject": like_row.subject,
-                "like_payload": like_row.payload,
-                "like_headers": Jsonb(like_row.headers),
-                "push_event": push_row.event_id,
-                "push_subject": push_row.subject,
-                "push_payload": push_row.payload,
-                "push_headers": Jsonb(push_row.headers),
-            },
+    async def _add_like(self, kind: ContentKind, item_id: UUID, user: UUID) -> int | None:
+        """The like and all that goes with it (`_LIKE`) in one round trip; returns the likes
+        count, None when social has not heard of the item, a 404 when the user may not see it."""
+        subject = social_pb2.Subject(type=kind, id=str(item_id))
+        like_payload, like_at = with_placeholder(
+            lambda author: social_pb2.LikeCreated(
+                user_id=str(user), subject=subject, subject_author_id=author, occurred_at=now()
+            )
         )
-        count, events = await result.fetchone()  # type: ignore[misc]
+        notification_id = new_uuid7()
+        push_payload, push_at = with_placeholder(
+            lambda recipient: social_pb2.NotificationCreated(
+                notification_id=str(notification_id), recipient_id=recipient, type="like", occurred_at=now()
+            )
+        )
+        like_row = self.outbox.row_raw(LIKE_CREATED, like_payload, event_type(social_pb2.LikeCreated))
+        push_row = self.outbox.row_raw(
+            NOTIFICATION_CREATED, push_payload, event_type(social_pb2.NotificationCreated)
+        )
+        params = {
+            "kind": kind,
+            "id": item_id,
+            "user": user,
+            "notification_id": notification_id,
+            "dedupe": like_dedupe_key(user, kind, item_id),
+            "like_event": like_row.event_id,
+            "like_subject": like_row.subject,
+            "like_payload": like_row.payload,
+            "like_at": like_at,
+            "like_headers": Jsonb(like_row.headers),
+            "push_event": push_row.event_id,
+            "push_subject": push_row.subject,
+            "push_payload": push_row.payload,
+            "push_at": push_at,
+            "push_headers": Jsonb(push_row.headers),
+        }
+        async with self.db.engine.connect() as connection:
+            # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            raw = (await autocommit.get_raw_connection()).driver_connection
+            assert raw is not None
+            cursor = await raw.execute(_LIKE, params)
+            added, current, events, known = await cursor.fetchone()  # type: ignore[misc]
         if events:
-            self.outbox.wake_after_commit(session)
-        return int(subject.likes_count if count is None else count)
+            self.outbox.wake()
+        if added is not None:
+            return int(added)
+        if current is not None:
+            return int(current)
+        if known:
+            raise NotFound(f"{kind} not found")
+        return None
 
     async def unlike(self, kind: ContentKind, raw_id: str, user_raw: str) -> LikeState:
         user = _user(user_raw)

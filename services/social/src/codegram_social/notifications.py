@@ -89,8 +89,13 @@ def dedupe_key(type_: NotificationType, actor: UUID, subject: Subject | None) ->
     if type_ == "follow":
         return f"follow:{actor}"
     if type_ == "like" and subject is not None:
-        return f"like:{actor}:{subject.kind}:{subject.id}"
+        return like_dedupe_key(actor, subject.kind, subject.id)
     return None
+
+
+def like_dedupe_key(actor: UUID, kind: str, subject_id: UUID) -> str:
+    """One like notification per actor and subject, however often it is taken back and given."""
+    return f"like:{actor}:{kind}:{subject_id}"
 
 
 class NotificationStore:

@@ -76,6 +76,11 @@ class OutboxRow:
     headers: dict[str, str]
 
 
+def event_type(message: type[Message] | Message) -> dict[str, str]:
+    """The header naming an event's message type (as `Outbox.add` writes it)."""
+    return {EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name}
+
+
 class Outbox:
     def __init__(self, table: sa.Table) -> None:
         self.table = table
@@ -85,8 +90,7 @@ class Outbox:
 
     async def add(self, session: AsyncSession, subject: str, message: Message) -> uuid.UUID:
         """Record an event in the caller's transaction: it is published only if that commits."""
-        headers = {EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name}
-        return await self.add_raw(session, subject, message.SerializeToString(), headers)
+        return await self.add_raw(session, subject, message.SerializeToString(), event_type(message))
 
     async def add_raw(
         self,
@@ -109,12 +113,6 @@ class Outbox:
         self.wake_after_commit(session)
         return row.event_id
 
-    def row(self, subject: str, message: Message) -> OutboxRow:
-        """The outbox row of an event, for a caller that writes it in a statement of its own (one
-        round trip with the change it records); it must call `wake_after_commit` on its session."""
-        headers = {EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name}
-        return self.row_raw(subject, message.SerializeToString(), headers)
-
     def row_raw(
         self,
         subject: str,
@@ -123,6 +121,8 @@ class Outbox:
         *,
         msg_id: str | None = None,
     ) -> OutboxRow:
+        """The outbox row of a message, for a caller that writes it in a statement of its own
+        (one round trip with the change it records); it must wake the relay when that commits."""
         event_id = uuid.uuid4()
         all_headers = {
             "Nats-Msg-Id": msg_id or str(event_id),
@@ -134,6 +134,10 @@ class Outbox:
             all_headers[REQUEST_ID_HEADER] = rid
         inject(all_headers)
         return OutboxRow(event_id, subject, payload, all_headers)
+
+    def wake(self) -> None:
+        """Wake the relay now: rows were committed without a session (one autocommitted statement)."""
+        self.committed.set()
 
     def wake_after_commit(self, session: AsyncSession) -> None:
         """Wake the relay when `session`'s transaction, which wrote outbox rows, commits."""
