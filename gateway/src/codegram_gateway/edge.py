@@ -290,7 +290,11 @@ def _token(scope: Scope, websocket: bool) -> tuple[str | None, str | None]:
     in_query = (
         parse_qs(raw_query.decode("latin-1")).get("access_token") if b"access_token" in raw_query else None
     )
-    header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value
+            break
     if in_query and not websocket:
         return None, "send the token in the Authorization header"
     if header is None:

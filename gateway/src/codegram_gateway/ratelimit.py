@@ -86,16 +86,31 @@ class Decision:
     def headers(self) -> list[tuple[bytes, bytes]]:
         """IETF RateLimit-Policy / RateLimit (draft 7) and the GitHub-style X-RateLimit trio."""
         limit, remaining, reset = self.rate.limit, self.remaining, self.reset
+        policy, limit_header = _static_headers(self.rate)
         headers = [
-            (b"ratelimit-policy", f"{limit};w={self.rate.window}".encode()),
-            (b"ratelimit", f"limit={limit}, remaining={remaining}, reset={reset}".encode()),
-            (b"x-ratelimit-limit", str(limit).encode()),
-            (b"x-ratelimit-remaining", str(remaining).encode()),
-            (b"x-ratelimit-reset", str(int(time.time()) + reset).encode()),
+            policy,
+            (b"ratelimit", b"limit=%d, remaining=%d, reset=%d" % (limit, remaining, reset)),
+            limit_header,
+            (b"x-ratelimit-remaining", b"%d" % remaining),
+            (b"x-ratelimit-reset", b"%d" % (int(time.time()) + reset)),
         ]
         if not self.allowed:
             headers.append((b"retry-after", str(self.retry_after).encode()))
         return headers
+
+
+_STATIC_HEADERS: dict[Rate, tuple[tuple[bytes, bytes], tuple[bytes, bytes]]] = {}
+
+
+def _static_headers(rate: Rate) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    """The headers that depend on the rate alone (a process has a handful of rates)."""
+    static = _STATIC_HEADERS.get(rate)
+    if static is None:
+        static = _STATIC_HEADERS[rate] = (
+            (b"ratelimit-policy", b"%d;w=%d" % (rate.limit, rate.window)),
+            (b"x-ratelimit-limit", b"%d" % rate.limit),
+        )
+    return static
 
 
 @dataclass(slots=True)
@@ -145,8 +160,9 @@ class RateLimiter:
         now = self.clock()
         index, elapsed = divmod(now, rate.window)
         weight = 1.0 - elapsed / rate.window
-        current_key = f"rl:{bucket}:{who}:{int(index)}"
-        previous_key = f"rl:{bucket}:{who}:{int(index) - 1}"
+        window_index = int(index)
+        current_key = f"rl:{bucket}:{who}:{window_index}"
+        previous_key = f"rl:{bucket}:{who}:{window_index - 1}"
         if (exact or self.sync_interval <= 0) and self._redis_usable(now):
             try:
                 assert self._script is not None

@@ -72,12 +72,26 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# Answers remembered per (method, path): a process sees the same paths again and again.
+_REMEMBERED = 4096
+
+
 class RouteTable:
     def __init__(self, routes: tuple[Route, ...] = ROUTES) -> None:
         self._compiled = [(r, r.compile()) for r in routes]
+        self._seen: dict[tuple[str, str], tuple[Route | None, frozenset[str]]] = {}
 
     def match(self, method: str, path: str) -> tuple[Route | None, frozenset[str]]:
         """The route for a request, and the methods the path answers (its 405's `Allow`)."""
+        key = (method, path)
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= _REMEMBERED:
+                self._seen.clear()  # bounded whatever paths clients make up
+            found = self._seen[key] = self._match(method, path)
+        return found
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, frozenset[str]]:
         allowed: set[str] = set()
         for route, regex in self._compiled:
             if regex.match(path):
