@@ -107,6 +107,30 @@ def content_fields(item: Any, author: Author, liked_by_me: bool = False) -> dict
     }
 
 
+def content_json(item: Any, author: Author, liked_by_me: bool = False) -> dict[str, Any]:
+    """`ContentFields` of a stored snippet or doc as the JSON values its model gives, in the model's
+    order: lists serialise a page of these straight to JSON, without building and validating a
+    model for each item (the same JSON; the services' tests compare the two)."""
+    return {
+        "id": str(item.id),
+        "title": item.title,
+        "description": item.description,
+        "tags": list(item.tags),
+        "visibility": item.visibility,
+        "author": {
+            "id": str(author.id),
+            "username": author.username,
+            "full_name": author.full_name,
+            "avatar_url": author.avatar_url,
+        },
+        "likes_count": item.likes_count,
+        "comments_count": item.comments_count,
+        "liked_by_me": liked_by_me,
+        "created_at": rfc3339(item.created_at),
+        "updated_at": rfc3339(item.updated_at),
+    }
+
+
 ItemT = TypeVar("ItemT", bound=BaseModel)
 HitT = TypeVar("HitT", bound=BaseModel)
 

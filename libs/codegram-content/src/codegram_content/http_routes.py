@@ -9,7 +9,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import pydantic_core
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -63,6 +63,9 @@ class ContentKind:
     list_text: Text
     search_text: Text
     update_description: str | None = None
+    # The same item as `list_item`'s model serialises it, as plain JSON values: pages are built
+    # from these when given (no model built and validated per item).
+    list_item_json: Callable[[Authored[Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,13 @@ def _path_id(name: str) -> Callable[..., str]:
         [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)]
     )
     return item_id
+
+
+def _json_items(kind: ContentKind, found: list[Authored[Any]]) -> list[BaseModel]:
+    if kind.list_item_json is None:
+        return [kind.list_item(i) for i in found]
+    # Plain JSON values where the page response takes models: it serialises either the same way.
+    return cast(list[BaseModel], [kind.list_item_json(i) for i in found])
 
 
 def content_routers(kind: ContentKind) -> ContentRouters:
@@ -161,7 +171,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
             limit=paging.limit,
             viewer_id=viewer_id(principal),
         )
-        return page_response(request, [kind.list_item(i) for i in found], paging.limit, next_cursor)
+        return page_response(request, _json_items(kind, found), paging.limit, next_cursor)
 
     async def get(
         request: Request, item_id: ItemId, principal: OptionalPrincipal, service: Service
@@ -184,7 +194,7 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         found, next_cursor = await service.list_by_author(
             username, viewer_id(principal), paging.cursor, paging.limit
         )
-        return page_response(request, [kind.list_item(i) for i in found], paging.limit, next_cursor)
+        return page_response(request, _json_items(kind, found), paging.limit, next_cursor)
 
     async def search(
         service: Service,

@@ -6,11 +6,11 @@ doc found by its author and slug, and the shape of a doc: its markdown and HTML,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 
-from codegram_content.api_models import content_fields
+from codegram_content.api_models import content_fields, content_json
 from codegram_content.http_routes import ContentKind, Text, Username, content_routers
 from codegram_content.items import Authored
 from codegram_content.query_params import TagParams, viewer_id
@@ -26,6 +26,13 @@ from codegram_kit.web.responses import etag_json
 
 def to_list_item(item: Authored[Doc]) -> DocListItem:
     return DocListItem(**content_fields(item.item, item.author, item.liked_by_me), slug=item.item.slug)
+
+
+def to_list_item_json(item: Authored[Doc]) -> dict[str, Any]:
+    """`to_list_item` as the JSON values of its model."""
+    fields = content_json(item.item, item.author, item.liked_by_me)
+    fields["slug"] = item.item.slug
+    return fields
 
 
 def to_read(item: Authored[Doc]) -> DocRead:
@@ -65,6 +72,7 @@ routes = content_routers(
         results_schema=DocSearchResults,
         read=to_read,
         list_item=to_list_item,
+        list_item_json=to_list_item_json,
         list_filters=doc_filters,
         search_filters=doc_search_filters,
         create_text=Text(

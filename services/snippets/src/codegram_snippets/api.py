@@ -6,11 +6,11 @@ the `language` filter and the shape of a snippet: all its code, or a preview of 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 
-from codegram_content.api_models import content_fields
+from codegram_content.api_models import content_fields, content_json
 from codegram_content.http_routes import ContentKind, Text, content_routers
 from codegram_content.items import Authored
 from codegram_content.query_params import TagParams
@@ -44,6 +44,14 @@ def to_list_item(item: Authored[Snippet]) -> SnippetListItem:
     return SnippetListItem(**fields, language=item.item.language, code_preview=code_preview(item.item.code))
 
 
+def to_list_item_json(item: Authored[Snippet]) -> dict[str, Any]:
+    """`to_list_item` as the JSON values of its model."""
+    fields = content_json(item.item, item.author, item.liked_by_me)
+    fields["language"] = item.item.language
+    fields["code_preview"] = code_preview(item.item.code)
+    return fields
+
+
 async def snippet_filters(
     language: Annotated[LanguageName | None, Query(description="A language name or alias, any case.")] = None,
     tag: TagParams = [],  # noqa: B006 - FastAPI copies query defaults
@@ -71,6 +79,7 @@ routes = content_routers(
         results_schema=SnippetSearchResults,
         read=to_read,
         list_item=to_list_item,
+        list_item_json=to_list_item_json,
         list_filters=snippet_filters,
         search_filters=snippet_filters,
         create_text=Text(
