@@ -85,3 +85,75 @@ def test_headers_follow_the_ietf_draft_and_the_github_trio() -> None:
     assert headers[b"ratelimit"] == b"limit=1, remaining=0, reset=30"
     assert headers[b"x-ratelimit-limit"] == b"1" and b"retry-after" not in headers
     assert dict(refused.headers())[b"retry-after"] == b"30"
+
+
+class _RecordingPipeline:
+    """Redis's pipeline as the limiter uses it, over a dict, recording the commands of each call."""
+
+    def __init__(self, store: dict[str, int], calls: list[list[tuple[str, str]]]) -> None:
+        self.store, self.calls, self.commands = store, calls, []
+
+    def incrby(self, key: str, amount: int) -> None:
+        self.commands.append(("incrby", key, amount))
+
+    def expire(self, key: str, ttl: int) -> None:
+        self.commands.append(("expire", key, ttl))
+
+    def get(self, key: str) -> None:
+        self.commands.append(("get", key, 0))
+
+    async def execute(self) -> list[object]:
+        self.calls.append([(name, key) for name, key, _ in self.commands])
+        results: list[object] = []
+        for name, key, value in self.commands:
+            if name == "incrby":
+                self.store[key] = self.store.get(key, 0) + value
+                results.append(self.store[key])
+            elif name == "expire":
+                results.append(True)
+            else:
+                results.append(str(self.store[key]).encode() if key in self.store else None)
+        return results
+
+
+class _RecordingRedis:
+    def __init__(self) -> None:
+        self.store: dict[str, int] = {}
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def register_script(self, _: str) -> object:
+        return object()
+
+    def pipeline(self, transaction: bool = False) -> _RecordingPipeline:
+        return _RecordingPipeline(self.store, self.calls)
+
+
+async def test_a_sync_carries_only_the_counters_used_since_the_last_one() -> None:
+    clock = Clock(6000.0)
+    redis = _RecordingRedis()
+    limiter = RateLimiter(redis, clock=clock)  # type: ignore[arg-type]
+    rate = Rate(5, 60)
+    for who in ("a", "b", "c"):
+        assert (await limiter.check("user", who, rate)).allowed
+    await limiter.sync()
+    first = redis.calls[-1]
+    assert ("incrby", "rl:user:a:100") in first and ("incrby", "rl:user:c:100") in first
+    assert redis.store["rl:user:b:100"] == 1
+
+    # Another replica admits 3 for "a"; only "a" is active here since the sync.
+    redis.store["rl:user:a:100"] += 3
+    clock.now += 0.1
+    assert (await limiter.check("user", "a", rate)).allowed
+    await limiter.sync()
+    keys = {key for _, key in redis.calls[-1]}
+    assert keys == {"rl:user:a:100", "rl:user:a:99"}  # b and c idle: not asked again
+    assert redis.store["rl:user:a:100"] == 5
+    assert not (await limiter.check("user", "a", rate)).allowed  # the fleet-wide total counts
+
+    # A refusal adds nothing but still reads the total back; then an idle limiter asks nothing.
+    calls = len(redis.calls)
+    await limiter.sync()
+    assert [name for name, _ in redis.calls[-1]] == ["get", "get"]
+    clock.now += 0.1
+    await limiter.sync()
+    assert len(redis.calls) == calls + 1

@@ -4,10 +4,13 @@ Each limit is a sliding window (the current fixed window plus the previous one, 
 much of it still overlaps), counted in Redis under `rl:<bucket>:<who>:<window index>` so every
 replica adds to the same counters. Two ways to keep those counters:
 
-- synced (`sync_interval` > 0): the replica counts locally and a background task reconciles all
-  active counters with Redis in one pipelined call per interval, like Kong's `sync_rate`. Between
-  two syncs each replica judges on the totals it last saw plus its own admissions, so N replicas
-  can together overshoot a limit by at most what the other replicas admitted in one interval.
+- synced (`sync_interval` > 0): the replica counts locally and a background task reconciles the
+  counters used since the last sync with Redis in one pipelined call per interval, like Kong's
+  `sync_rate`. Between two syncs each replica judges on the totals it last saw plus its own
+  admissions, so N replicas can together overshoot a limit by at most what the other replicas
+  admitted in one interval (and a caller idle here for a while is judged, for one interval, on
+  the total read when it was last active). A counter nobody used since the last sync costs
+  nothing: a gateway that has seen 10,000 callers syncs the few that are active.
 - exact (`sync_interval` = 0, and always for buckets declared exact): one Lua script per request
   checks and counts atomically. Meant for low-volume buckets such as sign-in.
 
@@ -118,6 +121,7 @@ class _Counter:
     synced: int = 0  # the total Redis reported at the last sync (other replicas included)
     pending: int = 0  # admitted here and not yet added to Redis
     used_at: float = 0.0
+    used_in: int = 0  # the sync round it was last used in
     ttl: int = 120  # seconds: the window after this one still reads it as "previous"
 
     @property
@@ -134,6 +138,7 @@ class RateLimiter:
     _counters: dict[str, _Counter] = field(default_factory=dict)
     _redis_down_until: float = 0.0
     _redis_up: bool = True
+    _round: int = 0  # sync rounds started; a counter used in the current one is synced next
     _task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
@@ -187,6 +192,7 @@ class RateLimiter:
         if counter is None:
             counter = self._counters[key] = _Counter(ttl=rate.window * 2)
         counter.used_at = now
+        counter.used_in = self._round
         return counter
 
     # -- reconciliation --------------------------------------------------------------------------
@@ -196,7 +202,8 @@ class RateLimiter:
             await self.sync()
 
     async def sync(self) -> None:
-        """Add every pending count to Redis and read back the fleet-wide totals, in one round trip."""
+        """Add the pending counts to Redis and read back the fleet-wide totals of the counters used
+        since the last sync, in one round trip."""
         if self.redis is None:
             return
         now = self.clock()
@@ -205,20 +212,35 @@ class RateLimiter:
             del self._counters[key]
         if not self._counters or not self._redis_usable(now):
             return
-        snapshot = [(key, counter, counter.pending) for key, counter in self._counters.items()]
+        current = self._round
+        self._round += 1  # a check from now on is in the next round
+        snapshot = [
+            (key, counter, counter.pending)
+            for key, counter in self._counters.items()
+            if counter.pending or counter.used_in == current
+        ]
+        if not snapshot:
+            return
         pipe = self.redis.pipeline(transaction=False)
         for key, counter, pending in snapshot:
-            pipe.incrby(key, pending)
-            pipe.expire(key, counter.ttl)
+            if pending:
+                pipe.incrby(key, pending)
+                pipe.expire(key, counter.ttl)
+            else:
+                pipe.get(key)  # refused or read only: the total, nothing to add
         try:
             results = await pipe.execute()
         except (RedisError, OSError) as exc:
             self._redis_failed(exc)
             return
         self._redis_ok()
-        for (_, counter, pending), total in zip(snapshot, results[::2], strict=True):
-            counter.pending -= pending  # admissions made while the call was in flight stay pending
-            counter.synced = int(total)
+        replies = iter(results)
+        for _, counter, pending in snapshot:
+            total = next(replies)
+            if pending:
+                next(replies)  # EXPIRE's answer
+                counter.pending -= pending  # admissions made while the call was in flight stay pending
+            counter.synced = int(total or 0)
 
     # -- Redis health ----------------------------------------------------------------------------
     def _redis_usable(self, now: float) -> bool:
