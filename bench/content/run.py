@@ -182,6 +182,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--reference-rounds", type=int, default=3)
     parser.add_argument("--reference-seconds", type=int, default=10)
+    parser.add_argument("--report", type=Path, help="report file (default: bench/results/content-DATE.md)")
     args = parser.parse_args()
     # A stop (Ctrl-C or SIGTERM) unwinds like an error, so the fleet and engines are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -200,11 +201,10 @@ def main() -> int:
         versus = _reference_ratio(running, args.reference_rounds, args.reference_seconds, args.concurrency)
 
     report = _report(args, rows, plans, seed_seconds, versus)
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"content-{dt.date.today().isoformat()}.md"
+    path = args.report or ROOT / "bench" / "results" / f"content-{dt.date.today().isoformat()}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report)
-    sys.stdout.write(report + f"\nreport: {path.relative_to(ROOT)}\n")
+    sys.stdout.write(report + f"\nreport: {path}\n")
     listing = max(rows["list, first page"]["p95"], rows["list, filtered"]["p95"])
     deep = next(r for name, r in rows.items() if name.startswith("list, deep page"))
     search = rows["search, rare word"]["p95"]
