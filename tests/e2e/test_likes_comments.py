@@ -297,3 +297,27 @@ async def test_an_item_can_be_liked_the_moment_it_is_created(fleet: RunningFleet
         for batch in range(10):
             await asyncio.gather(*(create_and_like(batch * 8 + i) for i in range(8)))
     assert failures == []
+
+
+async def test_counts_add_up_when_likes_arrive_together(fleet: RunningFleet, gateway: httpx.Client) -> None:
+    """A burst of likes, unlikes and comments reaches the content services as a backlog, applied a
+    fetched batch at a time: the counters still equal what exists, and a bystander stays at 0."""
+    author = await member(fleet, "alice")
+    fans = [await member(fleet, f"fan{n}") for n in range(12)]
+    base = fleet.gateway_url + "/api/v1"
+    for kind in ("snippet", "doc"):
+        item, bystander = create(gateway, author, kind), create(gateway, author, kind)
+        path = f"/{PLURAL[kind]}/{item['id']}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            liked = await asyncio.gather(*(client.put(f"{path}/like", headers=f.auth) for f in fans))
+            assert [r.status_code for r in liked] == [200] * 12
+            unliked = await asyncio.gather(*(client.delete(f"{path}/like", headers=f.auth) for f in fans[:4]))
+            assert [r.status_code for r in unliked] == [200] * 4
+            commented = await asyncio.gather(
+                *(client.post(f"{path}/comments", headers=f.auth, json={"body": "nice"}) for f in fans[:3])
+            )
+            assert [r.status_code for r in commented] == [201] * 3
+        await eventually(lambda p=path: field(gateway, p, "likes_count"), 8, f"{kind} likes_count")
+        await eventually(lambda p=path: field(gateway, p, "comments_count"), 3, f"{kind} comments_count")
+        other = f"/{PLURAL[kind]}/{bystander['id']}"
+        assert (field(gateway, other, "likes_count"), field(gateway, other, "comments_count")) == (0, 0)

@@ -9,11 +9,13 @@ announced one by one, and nothing is left to count.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 import sqlalchemy as sa
 from nats.aio.msg import Msg
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.messaging.consumer import IdempotentConsumer
@@ -43,24 +45,65 @@ def count_change(subject: str, data: bytes) -> tuple[str, UUID, str, int] | None
         return None
 
 
+def net_changes(
+    entity: str, changes: Iterable[tuple[str, UUID, str, int] | None]
+) -> dict[UUID, dict[str, int]]:
+    """The net change of each counter of each subject of type `entity`, zeros left out."""
+    net: dict[UUID, dict[str, int]] = {}
+    for change in changes:
+        if change is None or change[0] != entity:
+            continue
+        _, subject_id, column, delta = change
+        counters = net.setdefault(subject_id, {})
+        counters[column] = counters.get(column, 0) + delta
+    return {
+        sid: {c: d for c, d in counters.items() if d}
+        for sid, counters in net.items()
+        if any(counters.values())
+    }
+
+
 def interaction_counts(entity: str, table: sa.Table) -> Callable[[ServiceRuntime], IdempotentConsumer]:
-    """The consumer keeping `table`'s counters for the subjects of type `entity` ("snippet")."""
+    """The consumer keeping `table`'s counters for the subjects of type `entity` ("snippet").
+    A fetched backlog is applied as one statement: the net change of each subject's counters."""
+    ids = sa.bindparam("ids", type_=ARRAY(PgUUID(as_uuid=True)))
+    likes = sa.bindparam("likes", type_=ARRAY(sa.Integer))
+    comments = sa.bindparam("comments", type_=ARRAY(sa.Integer))
+    deltas = (
+        sa.func.unnest(ids, likes, comments).table_valued("id", "likes", "comments").render_derived(name="d")
+    )
+    apply_many = (
+        sa.update(table)
+        .where(table.c.id == deltas.c.id)
+        .values(
+            likes_count=table.c.likes_count + deltas.c.likes,
+            comments_count=table.c.comments_count + deltas.c.comments,
+        )
+    )
 
     def build(runtime: ServiceRuntime) -> IdempotentConsumer:
         async def handle(session: AsyncSession, msg: Msg) -> None:
-            change = count_change(msg.subject, msg.data)
-            if change is None or change[0] != entity:
+            await handle_many(session, [msg])
+
+        async def handle_many(session: AsyncSession, msgs: list[Msg]) -> None:
+            net = net_changes(entity, (count_change(m.subject, m.data) for m in msgs))
+            if not net:
                 return
-            _, subject_id, column, delta = change
-            counter = table.c[column]
+            subjects = list(net)
             await session.execute(
-                sa.update(table).where(table.c.id == subject_id).values({column: counter + delta})
+                apply_many,
+                {
+                    "ids": subjects,
+                    "likes": [net[s].get("likes_count", 0) for s in subjects],
+                    "comments": [net[s].get("comments_count", 0) for s in subjects],
+                },
             )
 
         return runtime.consumer(
             "social-counts",
             LIKE_EVENTS + COMMENT_EVENTS,
             handle,
+            batch_handler=handle_many,
         )
 
     return build
