@@ -30,7 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "content"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this run.py, not the content bench's
 
-from run import _seed_social, _targets, _users, say
+from run import FOLLOWED, _seed_social, _targets, _users, say
 from seed import seed
 
 from codegram_devstack.fleet import RunningFleet, throwaway_fleet, wait_ready
@@ -70,6 +70,37 @@ class Harness:
         self.latencies: list[float] = []
         self.listeners: list[asyncio.Task[None]] = []
         self.rng = random.Random(11)
+        self.heavy = ""
+
+    async def feed(self, client: aiohttp.ClientSession, count: int, deep: bool) -> dict[str, Any]:
+        """`count` pages of the heavy follower's feed, one at a time: the first page, or one 2,000
+        items deep; CPU per page of each process and the latencies."""
+        headers = {"Authorization": f"Bearer {self.tokens[self.heavy]}"}
+        url = f"{self.running.gateway_url}/api/v1/feed"
+        params: dict[str, str] = {}
+        if deep:
+            for _ in range(20):
+                async with client.get(url, params={"limit": "100", **params}, headers=headers) as resp:
+                    params = {"cursor": (await resp.json())["pagination"]["next_cursor"]}
+        pids = {name: p.pid for name, p in self.running.processes.items() if p.poll() is None}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        latencies = []
+        for _ in range(count):
+            began = time.perf_counter()
+            async with client.get(url, params=params, headers=headers) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+            latencies.append(time.perf_counter() - began)
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        per = {name: round((after[name] - before[name]) / count * 1000, 2) for name in pids}
+        q = statistics.quantiles(latencies, n=100)
+        return {
+            "feed": "deep" if deep else "first",
+            "cpu_ms_per_page": {k: v for k, v in per.items() if v > 0.05},
+            "p50": round(q[49] * 1000, 1),
+            "p95": round(q[94] * 1000, 1),
+            "load": os.getloadavg()[0],
+        }
 
     async def open_sockets(self, session: aiohttp.ClientSession) -> None:
         for task in self.listeners:
@@ -188,6 +219,12 @@ async def serve(harness: Harness, control: Path) -> None:
                 (control / "social.pid").write_text(str(harness.running.processes["social"].pid))
                 say(f"social restarted, pid {harness.running.processes['social'].pid}")
                 continue
+            if command[0] == "feed":
+                line = json.dumps(await harness.feed(client, int(command[1]), command[2:3] == ["deep"]))
+                say(line)
+                with rounds.open("a") as out:
+                    out.write(line + "\n")
+                continue
             if command[0] == "likes":
                 label = " ".join(command[3:])
                 result = await harness.likes(client, int(command[1]), float(command[2]))
@@ -209,12 +246,14 @@ def main() -> int:
         users = asyncio.run(_users(running, args.users))
         admin = running.fleet.admin_url()
         seed(admin, users, args.items, log=say)
-        _seed_social(admin, users[-1], users[args.sockets : args.sockets + 10], 800)
+        followed = min(FOLLOWED, args.users - args.sockets - 100)
+        _seed_social(admin, users[-1], users[args.sockets : args.sockets + followed], 800)
         harness = Harness(running, args)
         # Long-lived: the rounds go on for as long as the code is being changed.
         harness.tokens = {u: running.fleet.signing_key.mint(u, ttl=12 * 3600) for u in users}
         harness.sockets = users[: args.sockets]
         harness.likers = users[args.sockets : -1]
+        harness.heavy = users[-1]
         harness.targets = _targets(admin, harness.sockets, 1000)
         say(f"ready: {len(harness.targets)} targets")
         asyncio.run(serve(harness, args.control))
