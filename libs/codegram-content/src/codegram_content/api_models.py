@@ -24,7 +24,9 @@ from codegram_clients.users import Author, AuthorSummary
 def rfc3339(value: datetime) -> str:
     # Always with microseconds: fixed width, so the strings sort as the times do (the gateway
     # merges search hits by created_at).
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # the database's times are UTC already: no conversion for those
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
