@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 from grpc import aio
 from pydantic import BaseModel, Field, PlainSerializer
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from codegram_clients.users import AuthorSummary, GrpcAuthorDirectory, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
+from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import ErrorEnvelope, Unauthorized, Unavailable
 from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -28,7 +28,6 @@ from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
 from codegram_social.config import SocialSettings
 from codegram_social.feed import FeedEntry, TimelineRepository
-from codegram_social.models import content, likes
 from codegram_social.paging import decode_id_position, encode_position
 
 
@@ -186,26 +185,32 @@ def _fields(item: Any) -> dict[str, Any]:
     }
 
 
+# The page's counters and whether the user likes each item, in one statement (psycopg).
+_SOCIAL_FACTS = """
+SELECT k.kind, k.id, c.likes_count, c.comments_count,
+    EXISTS (SELECT FROM likes l WHERE l.user_id = %s AND l.kind = k.kind AND l.subject_id = k.id)
+FROM unnest(%s::text[], %s::uuid[]) AS k(kind, id)
+LEFT JOIN content c ON c.kind = k.kind AND c.id = k.id
+"""
+
+
 async def _social_facts(
     session: AsyncSession, user_id: UUID, page: Collection[FeedEntry]
 ) -> tuple[dict[tuple[str, UUID], tuple[int, int]], set[tuple[str, UUID]]]:
     """The page's likes and comments counts (social's content read model) and which of its items
-    the user likes: one query each."""
+    the user likes, from one statement."""
     if not page:
         return {}, set()
-    keys = [(e.kind, e.id) for e in page]
-    counted = await session.execute(
-        sa.select(content.c.kind, content.c.id, content.c.likes_count, content.c.comments_count).where(
-            sa.tuple_(content.c.kind, content.c.id).in_(keys)
-        )
-    )
-    counts = {(r.kind, r.id): (r.likes_count, r.comments_count) for r in counted}
-    liked = await session.execute(
-        sa.select(likes.c.kind, likes.c.subject_id).where(
-            likes.c.user_id == user_id, sa.tuple_(likes.c.kind, likes.c.subject_id).in_(keys)
-        )
-    )
-    return counts, {(r.kind, r.subject_id) for r in liked}
+    connection = await driver(session)
+    cursor = await connection.execute(_SOCIAL_FACTS, (user_id, [e.kind for e in page], [e.id for e in page]))
+    counts: dict[tuple[str, UUID], tuple[int, int]] = {}
+    liked: set[tuple[str, UUID]] = set()
+    for kind, item_id, likes_count, comments_count, likes_it in await cursor.fetchall():
+        if likes_count is not None:
+            counts[(kind, item_id)] = (likes_count, comments_count)
+        if likes_it:
+            liked.add((kind, item_id))
+    return counts, liked
 
 
 async def _feed_service(request: Request) -> FeedService:
