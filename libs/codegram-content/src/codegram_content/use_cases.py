@@ -174,10 +174,13 @@ class ContentService(Generic[ItemT, FiltersT]):
     async def _with_authors(
         self, found: Sequence[ItemT], viewer: UUID | None = None
     ) -> list[Authored[ItemT]]:
-        # One batched call for the whole page, never one per row; the viewer's likes beside it.
-        known, liked = await asyncio.gather(
-            authors_of(self.authors, {i.author_id for i in found}), self._liked(found, viewer)
-        )
+        # One batched call for the whole page, never one per row; the viewer's likes beside it
+        # (an anonymous page has none to ask for: no tasks to gather then).
+        authors = authors_of(self.authors, {i.author_id for i in found})
+        if viewer is None or self.social is None or not found:
+            known, liked = await authors, set()
+        else:
+            known, liked = await asyncio.gather(authors, self._liked(found, viewer))
         return [Authored(i, known[i.author_id], str(i.id) in liked) for i in found]
 
     async def _liked(self, found: Sequence[ItemT], viewer: UUID | None) -> set[str]:
