@@ -367,6 +367,9 @@ def throwaway_fleet() -> Iterator[RunningFleet]:
         fleet = Fleet(
             state_dir=Path(tmp), ports=Ports.free(), durable=False, environment="test", log_format="json"
         )
+        # Signing keys cached as in production: the test stack's one-second cache refetches the
+        # key set every second in every process, a cost production does not pay.
+        fleet.extra_env.update(JWKS_CACHE_SECONDS="300", JWKS_MIN_REFRESH_SECONDS="5")
         fleet.start_engines()
         try:
             fleet.bootstrap_database()
