@@ -20,7 +20,7 @@ from codegram_gateway.routes import GATEWAY, ROUTES, RouteTable
 
 def _app(service: str) -> FastAPI:
     if service == GATEWAY:
-        return create_gateway_app(GatewaySettings())
+        return create_gateway_app(GatewaySettings()).api  # the FastAPI app of its own routes
     definition = importlib.import_module(f"codegram_{service}.__main__").SERVICE
     return definition.create_app(definition.settings(redis_url="redis://127.0.0.1:1/0"))  # never connected
 
