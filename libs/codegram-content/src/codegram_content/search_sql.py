@@ -16,7 +16,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_content.text_search import FRAGMENT_DELIMITER, HIGHLIGHT_START, HIGHLIGHT_STOP, document_terms
 
@@ -125,17 +124,6 @@ def tsquery(websearch: str) -> sa.ColumnElement[Any]:
     """`websearch_to_tsquery('simple', q)` with every kept lexeme made a prefix."""
     parsed = sa.cast(sa.func.websearch_to_tsquery(SIMPLE, websearch), sa.Text)
     return sa.cast(sa.func.regexp_replace(parsed, _PREFIX_PATTERN, r"\&:*", "g"), TSQUERY)
-
-
-async def plan_for_these_values(session: AsyncSession) -> None:
-    """Plan the next queries for their actual values, in this transaction only.
-
-    psycopg prepares a statement after a few runs, and Postgres may then reuse one generic plan
-    for every value. For search and tag filters the right plan depends on the value: a rare term
-    wants the GIN index, a term in most rows wants the newest-first index scan that stops early.
-    A generic plan picks one for all (measured: 300 ms instead of 20 ms for a frequent term).
-    """
-    await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def ranked_page(

@@ -62,30 +62,6 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
 
     async def delete(self, item_id: UUID) -> None: ...
 
-    async def list_public(
-        self,
-        filters: FiltersT_contra,
-        author_id: UUID | None,
-        order: Order,
-        after: tuple[Any, UUID] | None,
-        limit: int,
-    ) -> list[ItemT]: ...
-
-    async def list_by_author(
-        self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
-    ) -> list[ItemT]: ...
-
-    async def search(
-        self,
-        websearch: str,
-        filters: FiltersT_contra,
-        after: tuple[float, datetime, UUID] | None,
-        limit: int,
-        candidate_cap: int,
-    ) -> list[tuple[ItemT, float]]: ...
-
-    async def headlines(self, ids: Sequence[UUID], websearch: str) -> dict[UUID, dict[str, str]]: ...
-
     # The same reads as statements, for the fast reads (codegram_kit.db.fast_reads).
     def item(self, row: Any) -> ItemT: ...
 
@@ -144,20 +120,20 @@ class ContentService(Generic[ItemT, FiltersT]):
     # The service's repository class (`SnippetRepository`), and what its events are called and carry.
     repository: Callable[[AsyncSession], ContentRepository[ItemT, FiltersT]]
     event_kind: EventKind
-    # Set by `opened`: the reads that are one statement (or two on one connection) and need no
-    # transaction go through them; without them (tests of the use cases alone) the session serves.
-    reads: FastReads | None = None
 
     def __init__(
         self,
         session: AsyncSession,
         outbox: Outbox,
+        reads: FastReads,
         authors: AuthorDirectory,
         social: SocialClient | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
     ) -> None:
         self.session = session
+        # The reads that are one statement (or two on one connection) and need no transaction.
+        self.reads = reads
         self.social = social
         self.repo = self.repository(session)
         self.events: ContentEventSink[ItemT] = ContentEvents(self.event_kind, outbox, session)
@@ -220,15 +196,11 @@ class ContentService(Generic[ItemT, FiltersT]):
 
     async def get(self, raw_id: str, viewer_id: str | None) -> Authored[ItemT]:
         viewer = parse_id(viewer_id)
-        if self.reads is not None:
-            item_id = parse_id(raw_id)
-            rows = [] if item_id is None else await self.reads.fetch(self.repo.by_id_query(item_id))
-            item = self.repo.item(rows[0]) if rows else None
-            if item is None or not item.visible_to(viewer):
-                raise self._not_found()  # a private item is as absent as a missing one
-        else:
-            async with self._transaction():
-                item = await self._visible(raw_id, viewer)
+        item_id = parse_id(raw_id)
+        rows = [] if item_id is None else await self.reads.fetch(self.repo.by_id_query(item_id))
+        item = self.repo.item(rows[0]) if rows else None
+        if item is None or not item.visible_to(viewer):
+            raise self._not_found()  # a private item is as absent as a missing one
         return (await self._with_authors([item], viewer))[0]
 
     async def get_many(self, raw_ids: Sequence[str]) -> list[ItemT]:
@@ -253,12 +225,8 @@ class ContentService(Generic[ItemT, FiltersT]):
             author_id = await self.authors.find_id(author_username)
             if author_id is None:
                 return [], None  # nobody by that name has public items
-        if self.reads is not None:
-            read = self.repo.list_public_read(filters, author_id, order, after, limit + 1)
-            found = [self.repo.item(r) for r in await self.reads.fetch(read)]
-        else:
-            async with self._transaction():
-                found = await self.repo.list_public(filters, author_id, order, after, limit + 1)
+        read = self.repo.list_public_read(filters, author_id, order, after, limit + 1)
+        found = [self.repo.item(r) for r in await self.reads.fetch(read)]
         page, next_cursor = next_page(found, limit, order)
         return await self._with_authors(page, parse_id(viewer_id)), next_cursor
 
@@ -273,16 +241,10 @@ class ContentService(Generic[ItemT, FiltersT]):
             raise NotFound("user not found")
         viewer = parse_id(viewer_id)
         public_only = viewer != author_id
-        if self.reads is not None:
-            query = self.repo.list_by_author_query(
-                author_id, public_only=public_only, after=after, limit=limit + 1
-            )
-            found = [self.repo.item(r) for r in await self.reads.fetch(query)]
-        else:
-            async with self._transaction():
-                found = await self.repo.list_by_author(
-                    author_id, public_only=public_only, after=after, limit=limit + 1
-                )
+        query = self.repo.list_by_author_query(
+            author_id, public_only=public_only, after=after, limit=limit + 1
+        )
+        found = [self.repo.item(r) for r in await self.reads.fetch(query)]
         page, next_cursor = next_page(found, limit, "recent")
         return await self._with_authors(page, viewer), next_cursor
 
@@ -293,20 +255,13 @@ class ContentService(Generic[ItemT, FiltersT]):
         websearch = websearch_text(q)
         if not websearch:
             return []
-        if self.reads is not None:
-            read = self.repo.search_read(websearch, filters, after, limit, self.candidate_cap)
-            async with self.reads.connection(plan_per_value=read.plan_per_value) as conn:
-                ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(read)]
-                if not ranked:
-                    return []
-                ids = [item.id for item, _ in ranked]
-                headlines = self.repo.headlines_of(await conn.fetch(self.repo.headlines_read(ids, websearch)))
-        else:
-            async with self._transaction():
-                ranked = await self.repo.search(websearch, filters, after, limit, self.candidate_cap)
-                if not ranked:
-                    return []
-                headlines = await self.repo.headlines([item.id for item, _ in ranked], websearch)
+        read = self.repo.search_read(websearch, filters, after, limit, self.candidate_cap)
+        async with self.reads.connection(plan_per_value=read.plan_per_value) as conn:
+            ranked = [(self.repo.item(r), float(r["score"])) for r in await conn.fetch(read)]
+            if not ranked:
+                return []
+            ids = [item.id for item, _ in ranked]
+            headlines = self.repo.headlines_of(await conn.fetch(self.repo.headlines_read(ids, websearch)))
         authored = await self._with_authors([item for item, _ in ranked])
         # The search terms' texts, as the repository's headlines name them.
         highlighted = ("title", "description", self.repo.body_field)
@@ -431,18 +386,15 @@ async def opened(
     users_target: str,
     social_target: str,
     authors_table: sa.Table,
-    build: Callable[[AsyncSession, Outbox, AuthorDirectory, SocialClient], ServiceT],
+    build: Callable[[AsyncSession, Outbox, FastReads, AuthorDirectory, SocialClient], ServiceT],
 ) -> AsyncIterator[ServiceT]:
     """A content service for one request or call: a session that opens its transactions as the use
-    cases need them, the outbox, the author directory (the service's `authors_table`, read through
-    to the users service at `users_target`), and the social service (at `social_target`) for the
-    viewer's likes and news of deletes."""
+    cases need them, the outbox, the process's fast reads, the author directory (the service's
+    `authors_table`, read through to the users service at `users_target`), and the social service
+    (at `social_target`) for the viewer's likes and news of deletes."""
     authors = LocalAuthorDirectory(
         runtime.db, authors_table, GrpcAuthorDirectory(runtime.channel(users_target))
     )
     social = SocialClient(runtime.channel(social_target))
     async with runtime.db.sessions() as session:
-        service = build(session, runtime.outbox, authors, social)
-        if isinstance(service, ContentService):
-            service.reads = runtime.db.fast
-        yield service
+        yield build(session, runtime.outbox, runtime.db.fast, authors, social)

@@ -22,6 +22,7 @@ from codegram_docs.domain import Doc
 from codegram_docs.events import DOC_EVENTS
 from codegram_docs.repository import DocRepository, ListFilters, SlugsExhausted
 from codegram_docs.slugs import SLUG, slugify
+from codegram_kit.db.fast_reads import FastReads
 from codegram_kit.db.ids import parse_id
 from codegram_kit.messaging.outbox import Outbox
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -40,13 +41,14 @@ class DocService(ContentService[Doc, ListFilters]):
         self,
         session: AsyncSession,
         outbox: Outbox,
+        reads: FastReads,
         authors: AuthorDirectory,
         social: SocialClient | None = None,
         *,
         candidate_cap: int = DEFAULT_CANDIDATE_CAP,
         render_timeout: float = DEFAULT_RENDER_TIMEOUT,
     ) -> None:
-        super().__init__(session, outbox, authors, social, candidate_cap=candidate_cap)
+        super().__init__(session, outbox, reads, authors, social, candidate_cap=candidate_cap)
         # Seconds a page may take to render before it is stored as escaped text (rendering.py).
         self.render_timeout = render_timeout
 

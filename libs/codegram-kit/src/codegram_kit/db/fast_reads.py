@@ -17,7 +17,7 @@ everything else that differs must be in the key: what is neither is the first ca
 Only for single-statement reads that need no transaction: writes, and reads that must see their
 own transaction, stay on the session. asyncpg prepares each statement, and after a few runs
 Postgres may plan it once for any values; a read whose best plan depends on its values (a rare
-search term or tag against one in every row, search_sql.py) asks for `plan_per_value`, and runs on
+search term or tag against one in every row, codegram_content.store) asks for `plan_per_value`, and runs on
 a second pool whose sessions plan every statement for its values (`plan_cache_mode =
 force_custom_plan`); the others keep the cheaper reused plans. A database that is away is a 503,
 as it is on the session (errors.py).
