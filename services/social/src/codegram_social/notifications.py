@@ -8,6 +8,7 @@ subject however often it is taken back and given again (`dedupe_key`); each comm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.users import AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
+from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.raw import driver
@@ -148,6 +149,18 @@ def _subject_read(row: Any) -> SubjectRead | None:
     return SubjectRead(type=row.subject_kind, id=str(row.subject_id), title=row.title)
 
 
+def _read(row: Any, actors: Mapping[UUID, Author]) -> NotificationRead:
+    """A notification row (with its subject's title) as its recipient's list shows it."""
+    return NotificationRead(
+        id=str(row.id),
+        type=row.type,
+        actor=AuthorSummary.of(actors[row.actor_id]),
+        subject=_subject_read(row),
+        read=row.read,
+        created_at=row.created_at,
+    )
+
+
 def _with_subjects() -> Any:
     """Notifications with the title of their subject (now, not as it was when they were made)."""
     n = notifications.c
@@ -213,17 +226,7 @@ class NotificationService:
         next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(rows) > limit else None
         # One batched call for the page's actors, after the transaction.
         actors = await authors_of(self.authors, {r.actor_id for r in page})
-        return [
-            NotificationRead(
-                id=str(r.id),
-                type=r.type,
-                actor=AuthorSummary.of(actors[r.actor_id]),
-                subject=_subject_read(r),
-                read=r.read,
-                created_at=r.created_at,
-            )
-            for r in page
-        ], next_cursor
+        return [_read(r, actors) for r in page], next_cursor
 
     async def many(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, tuple[UUID, NotificationRead]]:
         """(recipient, the notification as its recipient's list shows it) of each of `ids` still
@@ -233,20 +236,7 @@ class NotificationService:
         await cursor.execute(_MANY, (ids,))
         rows = await cursor.fetchall()
         actors = await authors_of(self.authors, {r.actor_id for r in rows})
-        return {
-            r.id: (
-                r.recipient_id,
-                NotificationRead(
-                    id=str(r.id),
-                    type=r.type,
-                    actor=AuthorSummary.of(actors[r.actor_id]),
-                    subject=_subject_read(r),
-                    read=r.read,
-                    created_at=r.created_at,
-                ),
-            )
-            for r in rows
-        }
+        return {r.id: (r.recipient_id, _read(r, actors)) for r in rows}
 
     async def grouped(
         self, recipient: UUID, *, unread_only: bool, cursor: str | None, limit: int
