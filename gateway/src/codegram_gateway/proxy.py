@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import aiohttp
 from starlette.responses import JSONResponse
@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from codegram_gateway.breaker import CircuitBreaker
+from codegram_gateway.upstream_http import ConnectFailed, Pool, UpstreamError
 from codegram_kit.runtime.context import current_request_id
 from codegram_kit.runtime.tracing import inject
 from codegram_kit.web.errors import error_response
@@ -37,6 +38,8 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+# Methods whose requests carry no body unless their headers declare one.
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 # RFC 9110 section 9.2.2.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Identity and internal headers a client must not be able to set, and forwarding headers the
@@ -44,6 +47,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 STRIPPED_REQUEST_HEADERS = frozenset(
     {"x-user-id", "x-forwarded-user", "x-internal-auth", "x-request-id", "x-forwarded-for", "forwarded"}
 )
+_REQUEST_DROPPED = frozenset(h.encode() for h in HOP_BY_HOP | STRIPPED_REQUEST_HEADERS)
 # What the gateway drops from a service's response: its framing is passed on as declared (a known
 # Content-Length spares the client chunked encoding), and the request id is the gateway's own.
 _RESPONSE_DROPPED = frozenset(h.encode() for h in HOP_BY_HOP - {"content-length"}) | {b"x-request-id"}
@@ -105,8 +109,13 @@ class Upstreams:
         max_connections: int = 512,
     ) -> None:
         self.base_urls = base_urls
+        self.read_timeout = timeout
         self.timeout = _timeout(timeout)
         self.max_connections = max_connections
+        # The proxied path's client, one pool of keep-alive connections per service
+        # (upstream_http): at most `max_connections` to each. Made again at each start.
+        self.pools: dict[str, Pool] = {}
+        # aiohttp for the rest: the search fan-out and the API documents.
         self.session: aiohttp.ClientSession | None = None
         # A proxied WebSocket holds its upstream connection for as long as it lives: in the HTTP
         # pool, a user's sockets would take the slots requests wait for. Sockets get their own
@@ -115,6 +124,7 @@ class Upstreams:
         self.breakers = {s: CircuitBreaker(failure_threshold, open_seconds) for s in base_urls}
 
     async def start(self) -> None:
+        self.pools = {s: Pool(url, max_connections=self.max_connections) for s, url in self.base_urls.items()}
         connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=30, ttl_dns_cache=60)
         # One session serves every caller: a cookie a service sets is passed to its caller and
         # never kept (a jar would send it on with everyone's next request, and costs each request).
@@ -131,19 +141,15 @@ class Upstreams:
         )
 
     async def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
         for session in (self.session, self.websocket_session):
             if session is not None:
                 await session.close()
 
     def _headers(self, scope: Scope, skip: frozenset[str] = frozenset()) -> dict[str, str]:
         headers: dict[str, str] = {}
-        # Fields the client names in Connection are hop-by-hop too (RFC 9110 section 7.6.1).
-        named = {
-            token.strip().lower()
-            for k, v in scope["headers"]
-            if k == b"connection"
-            for token in v.decode("latin-1").split(",")
-        }
+        named = {token.decode("latin-1") for token in _connection_named(scope["headers"])}
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1")
             if name in HOP_BY_HOP or name in STRIPPED_REQUEST_HEADERS or name in skip or name in named:
@@ -155,6 +161,19 @@ class Upstreams:
             headers["x-forwarded-for"] = scope["client"][0]
         inject(headers)
         return headers
+
+    def _header_lines(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The request's fields as the service gets them (what `_headers` keeps, as raw lines)."""
+        raw = scope["headers"]
+        named = _connection_named(raw)
+        lines = [(k, v) for k, v in raw if k not in _REQUEST_DROPPED and k not in named]
+        lines.append((b"x-request-id", (current_request_id() or "").encode("latin-1")))
+        if client := scope.get("client"):
+            lines.append((b"x-forwarded-for", client[0].encode("latin-1")))
+        trace: dict[str, str] = {}
+        inject(trace)
+        lines.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in trace.items())
+        return lines
 
     def _url(self, service: str, scope: Scope, query: bytes | None = None) -> URL:
         # The path as the client encoded it (a %2F stays one segment), passed on unchanged.
@@ -174,43 +193,41 @@ class Upstreams:
     ) -> None:
         """Pass the request on and stream the answer back, with `extra_headers` (the edge's rate
         limit headers) added to the service's; the gateway's own refusals here carry them too."""
-        assert self.session is not None
         breaker = self.breakers[service]
         wait = breaker.retry_after()
         if wait is not None:
             await _unavailable(service, wait)(scope, receive, with_headers(send, extra_headers))
             return
         method = scope["method"]
-        url = self._url(service, scope)
-        headers = self._headers(scope)
-        has_body = method not in ("GET", "HEAD", "DELETE", "OPTIONS") or _declares_body(scope)
-        body = _body(receive) if has_body else None
-        request_timeout = self.timeout if read_timeout is None else _timeout(read_timeout)
+        body: bytes | None = None
+        if method not in _BODILESS_METHODS or _declares_body(scope):
+            # Read whole (the body limit bounds it, and raises BodyTooLarge for the edge's 413):
+            # the service gets it with its length in one write, and it can be sent again.
+            body = await _read_body(receive)
+            if body is None:
+                return  # the client went away mid-body: nothing is forwarded
+        pool = self.pools[service]
+        target = scope.get("raw_path") or scope["path"].encode()
+        if query := scope.get("query_string"):
+            target = b"%s?%s" % (target, query)
+        headers = self._header_lines(scope)
+        timeout = self.read_timeout if read_timeout is None else read_timeout
+        retry = method in IDEMPOTENT_METHODS
         try:
             try:
-                upstream = await self.session.request(
-                    method, url, headers=headers, data=body, allow_redirects=False, timeout=request_timeout
-                )
-            except aiohttp.ClientConnectorError:
-                # Nothing reached the service: an idempotent request without a body (whose body
-                # stream could not be replayed) is tried once more, on a fresh connection.
-                if body is not None or method not in IDEMPOTENT_METHODS:
+                upstream = await pool.request(method, target, headers, body, timeout, retry=retry)
+            except ConnectFailed:
+                if not retry:
                     raise
-                upstream = await self.session.request(
-                    method, url, headers=headers, allow_redirects=False, timeout=request_timeout
-                )
-        except BodyTooLarge:
-            raise  # the body limit answers 413
+                # Nothing reached the service: an idempotent request is tried once more.
+                upstream = await pool.request(method, target, headers, body, timeout, retry=False)
         except TimeoutError:
             breaker.failed()
             await error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")(
                 scope, receive, with_headers(send, extra_headers)
             )
             return
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            if _caused_by(exc, BodyTooLarge):
-                # aiohttp wraps what the body stream raised; the body limit answers 413.
-                raise BodyTooLarge from exc
+        except UpstreamError as exc:
             log.warning("upstream unavailable", extra={"service": service, "error": describe(exc)})
             breaker.failed()
             refusal = _unavailable(service, breaker.open_seconds)
@@ -218,20 +235,20 @@ class Upstreams:
             return
         breaker.succeeded()
         try:
-            kept = [(k, v) for k, v in upstream.raw_headers if k.lower() not in _RESPONSE_DROPPED]
+            kept = [(k, v) for k, v in upstream.headers if k.lower() not in _RESPONSE_DROPPED]
             kept.extend(extra_headers)
             length = upstream.content_length
             if method != "HEAD" and length is not None and length <= _WHOLE_BODY_BYTES:
                 # The common small answer: read whole, then head and body sent back to back (the
                 # server writes them as one) instead of a stream.
                 try:
-                    body = await upstream.read()
+                    answer = await upstream.read()
                 except TimeoutError:
                     breaker.failed()
                     refusal = error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")
                     await refusal(scope, receive, with_headers(send, extra_headers))
                     return
-                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                except UpstreamError as exc:
                     # Nothing was sent yet: a body cut short is the service's failure, said as such.
                     cause = describe(exc)
                     log.warning("upstream answer cut short", extra={"service": service, "error": cause})
@@ -240,13 +257,13 @@ class Upstreams:
                     await refusal(scope, receive, with_headers(send, extra_headers))
                     return
                 await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
-                await send({"type": "http.response.body", "body": body, "more_body": False})
+                await send({"type": "http.response.body", "body": answer, "more_body": False})
                 return
             await send({"type": "http.response.start", "status": upstream.status, "headers": kept})
             if method == "HEAD":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             else:
-                async for chunk in upstream.content.iter_any():
+                async for chunk in upstream.iter_chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -380,20 +397,29 @@ def with_headers(send: Send, extra: Sequence[tuple[bytes, bytes]]) -> Send:
     return sender
 
 
-def _declares_body(scope: Scope) -> bool:
-    return any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+def _connection_named(raw: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The fields a Connection header names: hop-by-hop too (RFC 9110 section 7.6.1)."""
+    named = [v for k, v in raw if k == b"connection"]
+    if not named:
+        return frozenset()
+    return frozenset(token.strip().lower() for value in named for token in value.split(b","))
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body whole, or None if the client disconnected before sending all of it."""
+    chunks: list[bytes] = []
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
+            return None
+        if chunk := message.get("body", b""):
+            chunks.append(chunk)
         if not message.get("more_body", False):
-            return
+            return b"".join(chunks)
+
+
+def _declares_body(scope: Scope) -> bool:
+    return any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
 
 
 def _timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -417,12 +443,3 @@ def describe(exc: BaseException) -> str:
         return f"{type(exc).__name__}(status={exc.status})"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
