@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from codegram_clients.users import Author
 from codegram_content.items import ContentItem
 from codegram_content.keyset import Order
 from codegram_content.search_sql import (
@@ -142,6 +143,43 @@ def search_page(
     )
 
 
+# The author columns a list row carries beside the item's (`with_authors`).
+_AUTHOR_COLUMNS = ("username", "full_name", "avatar_url")
+
+
+def with_authors(page: sa.Select[Any], authors: sa.Table, order: Order) -> sa.Select[Any]:
+    """`page`'s rows, each with its author's summary from the service's read model of them
+    (codegram_content.authors) as `author_username`, ... (NULL when the model lacks the author):
+    one statement and one round trip for a list page instead of two. The page is cut first (its
+    plan is the page's alone), then each of its rows looks up its author by key."""
+    inner = page.subquery("page")
+    # LATERAL with LIMIT 1 (the id is the key, so it limits nothing): a plain join of the page
+    # to the authors is planned as a hash join over every author row.
+    author = (
+        sa.select(*(authors.c[name] for name in _AUTHOR_COLUMNS))
+        .where(authors.c.id == inner.c.author_id)
+        .limit(1)
+        .lateral("author")
+    )
+    key = inner.c.created_at if order == "recent" else inner.c.likes_count
+    return (
+        sa.select(inner, *(author.c[name].label(f"author_{name}") for name in _AUTHOR_COLUMNS))
+        .select_from(inner.outerjoin(author, sa.true()))
+        .order_by(key.desc(), inner.c.id.desc())
+    )
+
+
+def authors_in(rows: Sequence[Any]) -> dict[UUID, Author]:
+    """The authors `with_authors` rows carry, by id; rows whose author the read model lacks give none."""
+    found = {}
+    for row in rows:
+        username = row["author_username"]
+        if username is not None:
+            author_id = row["author_id"]
+            found[author_id] = Author(author_id, username, row["author_full_name"], row["author_avatar_url"])
+    return found
+
+
 class ContentFilters(Protocol):
     """A list's or a search's filters (tags, a language, ...) as conditions on the service's table."""
 
@@ -165,6 +203,9 @@ class ContentRows(Generic[ItemT]):
     body_field: str
     # Columns lists and search hits read as something smaller (a preview, nothing), by name.
     in_lists: Mapping[str, sa.ColumnElement[Any]] = {}
+    # The service's read model of authors (codegram_content.authors.authors_table): the public
+    # list reads each item's author in its own statement (`with_authors`).
+    authors: sa.Table
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -253,7 +294,8 @@ class ContentRows(Generic[ItemT]):
         limit: int,
     ) -> Shaped:
         """Public items in keyset order, (created_at, id) or (likes_count, id), newest or most liked
-        first: a `Shaped` read, built and compiled once per shape."""
+        first, with their authors as the read model has them (`with_authors`, `authors_in`): a
+        `Shaped` read, built and compiled once per shape."""
         named = filters.values()
         values: dict[str, Any] = {"limit": limit, **named}
         if author_id is not None:
@@ -274,10 +316,14 @@ class ContentRows(Generic[ItemT]):
                     sa.bindparam("after_id", type_=sa.Uuid),
                 )
             limit_value = sa.bindparam("limit", type_=sa.Integer)
-            return public_list(self.table, self.list_columns, where, order, bound_after, limit_value)  # type: ignore[arg-type]
+            page = public_list(self.table, self.list_columns, where, order, bound_after, limit_value)  # type: ignore[arg-type]
+            return with_authors(page, self.authors, order)
 
         # A tag's share of the rows decides the plan (its GIN index, or the newest-first scan).
         return Shaped(shape, build, values, plan_per_value=bool(filters.tags))
+
+    def authors_in(self, rows: Sequence[Any]) -> dict[UUID, Author]:
+        return authors_in(rows)
 
     def list_by_author_query(
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int

@@ -12,6 +12,7 @@ comes from one batched call per page, made beside the authors' call.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_clients.social import SocialClient
-from codegram_clients.users import AuthorDirectory, GrpcAuthorDirectory, authors_of
+from codegram_clients.users import Author, AuthorDirectory, GrpcAuthorDirectory, authors_of
 from codegram_content.authors import LocalAuthorDirectory
 from codegram_content.change_events import ContentEvents, EventKind, proto_timestamp
 from codegram_content.items import Authored, ContentItem, SearchHit
@@ -75,6 +76,8 @@ class ContentRepository(Protocol[ItemT, FiltersT_contra]):
         after: tuple[Any, UUID] | None,
         limit: int,
     ) -> Any: ...
+
+    def authors_in(self, rows: Sequence[Any]) -> dict[UUID, Author]: ...
 
     def list_by_author_query(
         self, author_id: UUID, *, public_only: bool, after: tuple[datetime, UUID] | None, limit: int
@@ -148,16 +151,23 @@ class ContentService(Generic[ItemT, FiltersT]):
 
     # -- reads ---------------------------------------------------------------------------------
     async def _with_authors(
-        self, found: Sequence[ItemT], viewer: UUID | None = None
+        self, found: Sequence[ItemT], viewer: UUID | None = None, known: dict[UUID, Author] | None = None
     ) -> list[Authored[ItemT]]:
-        # One batched call for the whole page, never one per row; the viewer's likes beside it
-        # (an anonymous page has none to ask for: no tasks to gather then).
-        authors = authors_of(self.authors, {i.author_id for i in found})
+        # One batched call for the whole page, never one per row, for the authors not `known`
+        # already (read with the page); the viewer's likes beside it (an anonymous page has none
+        # to ask for: no tasks to gather then).
+        authors = self._authors_of({i.author_id for i in found}, known or {})
         if viewer is None or self.social is None or not found:
-            known, liked = await authors, set()
+            by_id, liked = await authors, set()
         else:
-            known, liked = await asyncio.gather(authors, self._liked(found, viewer))
-        return [Authored(i, known[i.author_id], str(i.id) in liked) for i in found]
+            by_id, liked = await asyncio.gather(authors, self._liked(found, viewer))
+        return [Authored(i, by_id[i.author_id], str(i.id) in liked) for i in found]
+
+    async def _authors_of(self, ids: set[UUID], known: dict[UUID, Author]) -> dict[UUID, Author]:
+        missing = ids.difference(known)
+        if not missing:
+            return known
+        return {**known, **await authors_of(self.authors, missing)}
 
     async def _liked(self, found: Sequence[ItemT], viewer: UUID | None) -> set[str]:
         if viewer is None or self.social is None or not found:
@@ -226,9 +236,10 @@ class ContentService(Generic[ItemT, FiltersT]):
             if author_id is None:
                 return [], None  # nobody by that name has public items
         read = self.repo.list_public_read(filters, author_id, order, after, limit + 1)
-        found = [self.repo.item(r) for r in await self.reads.fetch(read)]
-        page, next_cursor = next_page(found, limit, order)
-        return await self._with_authors(page, parse_id(viewer_id)), next_cursor
+        rows = await self.reads.fetch(read)
+        page, next_cursor = next_page([self.repo.item(r) for r in rows], limit, order)
+        known = self.repo.authors_in(rows[: len(page)])
+        return await self._with_authors(page, parse_id(viewer_id), known), next_cursor
 
     async def list_by_author(
         self, username: str, viewer_id: str | None, cursor: str | None, limit: int
@@ -378,6 +389,19 @@ def _differs(current: Any, new: Any) -> bool:
 
 
 ServiceT = TypeVar("ServiceT")
+PeerT = TypeVar("PeerT")
+# The clients of a channel, built once: a gRPC stub per request and kind was a few percent of a
+# list page's CPU. Keyed by the channel, so a channel the runtime opens anew gets new clients.
+_clients: weakref.WeakKeyDictionary[Any, dict[type, Any]] = weakref.WeakKeyDictionary()
+
+
+def _peer(client: type[PeerT], runtime: ServiceRuntime, target: str) -> PeerT:
+    channel = runtime.channel(target)
+    built = _clients.setdefault(channel, {})
+    if client not in built:
+        built[client] = client(channel)  # type: ignore[call-arg]
+    found: PeerT = built[client]
+    return found
 
 
 @asynccontextmanager
@@ -393,8 +417,8 @@ async def opened(
     `authors_table`, read through to the users service at `users_target`), and the social service
     (at `social_target`) for the viewer's likes and news of deletes."""
     authors = LocalAuthorDirectory(
-        runtime.db, authors_table, GrpcAuthorDirectory(runtime.channel(users_target))
+        runtime.db, authors_table, _peer(GrpcAuthorDirectory, runtime, users_target)
     )
-    social = SocialClient(runtime.channel(social_target))
+    social = _peer(SocialClient, runtime, social_target)
     async with runtime.db.sessions() as session:
         yield build(session, runtime.outbox, runtime.db.fast, authors, social)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from codegram_content.store import ContentRows
 from codegram_docs.domain import Doc
+from codegram_docs.models import authors as doc_authors
 from codegram_docs.models import docs
 from codegram_docs.slugs import numbered
 
@@ -44,6 +45,7 @@ class SlugsExhausted(Exception):
 
 class DocRepository(ContentRows[Doc]):
     table = docs
+    authors = doc_authors
     item_class = Doc
     body_field = "content"
     # Lists and search hits carry no content: a page of 100 docs of 512 KiB would be 100 MB.

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from codegram_content.search_sql import content_vector
 from codegram_content.store import ContentRows
 from codegram_snippets.domain import PREVIEW_CHARS, Snippet
+from codegram_snippets.models import authors as snippet_authors
 from codegram_snippets.models import snippets
 
 
@@ -46,6 +47,7 @@ def snippet_vector(title: str, description: str, code: str, tags: Sequence[str])
 
 class SnippetRepository(ContentRows[Snippet]):
     table = snippets
+    authors = snippet_authors
     item_class = Snippet
     body_field = "code"
     # Lists read only the head of the code (the preview), never whole 100 KiB values.
