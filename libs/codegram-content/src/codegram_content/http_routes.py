@@ -87,17 +87,8 @@ async def page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Pa
     return PageParams(limit, cursor)
 
 
-@dataclass(frozen=True, slots=True)
-class ListParams:
-    author: str | None
-    sort: Literal["recent", "popular"]
-
-
-async def list_params(
-    author: Annotated[str | None, Query(max_length=100)] = None,
-    sort: Literal["recent", "popular"] = "recent",
-) -> ListParams:
-    return ListParams(author, sort)
+AuthorName = Annotated[str | None, Query(max_length=100)]
+Sort = Literal["recent", "popular"]
 
 
 def _path_id(name: str) -> Callable[..., str]:
@@ -135,7 +126,6 @@ def content_routers(kind: ContentKind) -> ContentRouters:
     ListFilters = Annotated[Any, Depends(kind.list_filters)]
     SearchFilters = Annotated[Any, Depends(kind.search_filters)]
     Paging = Annotated[PageParams, Depends(page_params)]
-    Listing = Annotated[ListParams, Depends(list_params)]
     Read = kind.read_schema
     Create = kind.create_schema
     Update = kind.update_schema
@@ -155,23 +145,27 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         location = f"/api/v1/{plural}/{read.id}"  # type: ignore[attr-defined]
         return JSONResponse(jsonable_encoder(read), status_code=201, headers={"Location": location})
 
+    # The busiest route: its parameters are its own, not dependencies of their own (each level
+    # of dependencies FastAPI resolves costs on every request).
     async def list_public(
         request: Request,
         principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me
         service: Service,
         filters: ListFilters,
-        listing: Listing,
-        paging: Paging,
+        author: AuthorName = None,
+        sort: Sort = "recent",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> Response:
         found, next_cursor = await service.list_public(
             filters,
-            author_username=listing.author,
-            order=listing.sort,
-            cursor=paging.cursor,
-            limit=paging.limit,
+            author_username=author,
+            order=sort,
+            cursor=cursor,
+            limit=limit,
             viewer_id=viewer_id(principal),
         )
-        return page_response(request, _json_items(kind, found), paging.limit, next_cursor)
+        return page_response(request, _json_items(kind, found), limit, next_cursor)
 
     async def get(
         request: Request, item_id: ItemId, principal: OptionalPrincipal, service: Service
