@@ -28,9 +28,16 @@ from run import PATH, _spawn, _wrk
 PYSPY = os.environ.get("PYSPY", "py-spy")
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of the process and of its worker processes (a server that forks
+    its workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) / tick, int(fields[12]) / tick
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        child_user, child_system = _cpu_seconds(int(child))
+        user, system = user + child_user, system + child_system
+    return user, system
 
 
 def main() -> int:
@@ -110,11 +117,16 @@ def main() -> int:
                 for name, proc, target in targets:
                     before = _cpu_seconds(proc.pid)
                     result = _wrk(target, args.seconds, args.connections, headers)
-                    used = _cpu_seconds(proc.pid) - before
+                    user, system = (
+                        after - at_start
+                        for after, at_start in zip(_cpu_seconds(proc.pid), before, strict=True)
+                    )
                     requests = result["rps"] * args.seconds
+                    per = 1e6 / requests
                     sys.stdout.write(
                         f"{name:10} rps {result['rps']:.0f}  p50 {result['p50_ms']:.2f} ms  "
-                        f"errors {result['errors']:.0f}  cpu {used / requests * 1e6:.0f} us/request\n"
+                        f"errors {result['errors']:.0f}  cpu {(user + system) * per:.0f} "
+                        f"us/request (user {user * per:.0f}, system {system * per:.0f})\n"
                     )
                     sys.stdout.flush()
             if args.pyspy:
