@@ -105,6 +105,35 @@ def _path_id(name: str) -> Callable[..., str]:
     return item_id
 
 
+def _filters_inline(read_filters: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An endpoint taking the kind's filters (its `filters` argument, read by `read_filters` from
+    the request's parameters), with `read_filters`' parameters in its own signature, where
+    `filters` is: FastAPI reads them with the endpoint's own, and the OpenAPI operation lists them
+    in the same place, without a dependency to resolve. `read_filters` runs on the event loop."""
+    theirs = inspect.signature(read_filters, eval_str=True).parameters
+
+    def inline(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        own = inspect.signature(endpoint, eval_str=True)
+        assert not set(theirs) & set(own.parameters), "a filter parameter shadows an endpoint's"
+        parameters = []
+        for parameter in own.parameters.values():
+            if parameter.name == "filters":
+                parameters += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in theirs.values()]
+            else:
+                parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        async def with_filters(**values: Any) -> Any:
+            filters = read_filters(**{name: values.pop(name) for name in theirs})
+            if inspect.isawaitable(filters):
+                filters = await filters
+            return await endpoint(filters=filters, **values)
+
+        with_filters.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return with_filters
+
+    return inline
+
+
 def _json_items(kind: ContentKind, found: list[Authored[Any]]) -> list[BaseModel]:
     if kind.list_item_json is None:
         return [kind.list_item(i) for i in found]
@@ -123,8 +152,6 @@ def content_routers(kind: ContentKind) -> ContentRouters:
 
     Service = Annotated[ContentService[Any, Any], Depends(open_service)]
     ItemId = Annotated[str, Depends(_path_id(f"{noun}_id"))]
-    ListFilters = Annotated[Any, Depends(kind.list_filters)]
-    SearchFilters = Annotated[Any, Depends(kind.search_filters)]
     Paging = Annotated[PageParams, Depends(page_params)]
     Read = kind.read_schema
     Create = kind.create_schema
@@ -145,13 +172,14 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         location = f"/api/v1/{plural}/{read.id}"  # type: ignore[attr-defined]
         return JSONResponse(jsonable_encoder(read), status_code=201, headers={"Location": location})
 
-    # The busiest route: its parameters are its own, not dependencies of their own (each level
-    # of dependencies FastAPI resolves costs on every request).
+    # The busiest route: its parameters, the kind's filters' too, are its own, not dependencies
+    # of their own (each level of dependencies FastAPI resolves costs on every request).
+    @_filters_inline(kind.list_filters)
     async def list_public(
         request: Request,
         principal: OptionalPrincipal,  # (opt): a bad token is a 401; personalises liked_by_me
         service: Service,
-        filters: ListFilters,
+        filters: Any,
         author: AuthorName = None,
         sort: Sort = "recent",
         limit: Limit = DEFAULT_LIMIT,
@@ -190,19 +218,17 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         )
         return page_response(request, _json_items(kind, found), paging.limit, next_cursor)
 
+    @_filters_inline(kind.search_filters)
     async def search(
         service: Service,
         principal: OptionalPrincipal,  # passed through by the gateway; only public items either way
         *,
         q: SearchQuery = "",
-        filters: SearchFilters,
-        paging: Paging,
+        filters: Any,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> Response:
-        hits = (
-            []
-            if filters is None
-            else await service.search(q, filters, cursor=paging.cursor, limit=paging.limit)
-        )
+        hits = [] if filters is None else await service.search(q, filters, cursor=cursor, limit=limit)
         # Serialised once, by the model's own serializer: returned as a model, FastAPI would
         # validate it against the response model again and then encode it with `json`.
         results = kind.results_schema(data=[hit(h) for h in hits])
