@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_devstack.engines import free_port, start_postgres
 from codegram_kit.db.engine import Database, create_engine, to_async_url
+from codegram_kit.db.fast_reads import Shaped
 from codegram_social import models
-from codegram_social.feed import FeedEntry, Position, TimelineRepository
+from codegram_social.feed import FeedEntry, FeedReads, Position, TimelineRepository
 
 USERS = 10_000
 FOLLOWED = 1_000  # by the heavy follower
@@ -145,6 +146,19 @@ class Capture:
 Step = Callable[[AsyncSession], Awaitable[Any]]
 
 
+class SessionFeedReads(FeedReads):
+    """The feed's own reads (the same statements, in the same order), sent through a session so
+    that they run in the measured transaction and are captured for EXPLAIN."""
+
+    def __init__(self, db: Database, session: AsyncSession) -> None:
+        super().__init__(db)
+        self.session = session
+
+    async def _run(self, read: Shaped) -> list[Any]:
+        result = await self.session.execute(read.build(), dict(read.values))  # type: ignore[call-overload]
+        return list(result.mappings().all())
+
+
 async def measure(
     db: Database, capture: Capture, name: str, step: Step, setup: Step | None = None, runs: int = 15
 ) -> dict[str, Any]:
@@ -225,7 +239,7 @@ async def run(url: str, items: int) -> list[dict[str, Any]]:
     page = 21  # a page of 20, and one more to know whether there is a next
 
     def feed_page(before: Position | None) -> Step:
-        return lambda s: TimelineRepository(s).page(heavy, before, page)
+        return lambda s: SessionFeedReads(db, s).page(heavy, before, page)
 
     results.append(await measure(db, capture, "feed, first page (heavy follower)", feed_page(None)))
     results.append(

@@ -8,7 +8,8 @@ Seeds once, then waits for commands written to `<control>/cmd` (one line, taken 
 `likes N RATE` drives N new likes at RATE/s and prints, for that round, the CPU seconds each
 process of the fleet spent per like (from /proc, so robust to a machine shared with other work)
 and the like→push latencies; `restart` starts the social service again from the current code
-(the sockets reconnect); `quit` ends. Each round's line is also appended to `<control>/rounds`.
+after applying its revisions (the sockets reconnect); `feed N [deep]` reads N pages of the
+heavy follower's feed one at a time; `quit` ends. Each round's line is also appended to `<control>/rounds`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -188,6 +190,9 @@ class Harness:
         proc = self.running.processes["social"]
         proc.terminate()
         proc.wait(30)
+        # The new code's revisions first, as the fleet does at its start.
+        spec = next(s for s in self.running.fleet.process_specs() if s.name == "social")
+        subprocess.run([*spec.command, "migrate"], env=spec.env, check=True, capture_output=True)
         self.running.launch("social")
         pending = wait_ready({"social": self.running.fleet.ports.http["social"]}, 90)
         assert not pending, self.running.log("social")[-3000:]

@@ -10,6 +10,7 @@ tombstone for the same reason, and takes the subject's likes, comments and notif
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -49,6 +50,19 @@ class Subject:
     def visible_to(self, viewer: UUID | None) -> bool:
         """Public and unlisted items are for anyone who has the id; private ones for the author."""
         return self.visibility != "private" or viewer == self.author_id
+
+
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    """An item as its content service lists it (`GetSnippets`, `GetDocs`): its facts and the
+    fields the feed shows besides them, which the content events do not carry."""
+
+    facts: ContentFacts
+    description: str
+    tags: list[str]
+    language: str | None = None  # snippets
+    code_preview: str | None = None  # snippets
+    slug: str | None = None  # docs
 
 
 def _subject(row: sa.Row[tuple[object, ...]]) -> Subject:
@@ -119,6 +133,40 @@ class ContentRepository:
                 sa.not_(content.c.deleted),
                 sa.or_(excluded.deleted, content.c.updated_at <= excluded.updated_at),
             ),
+        )
+        await self.session.execute(statement)
+
+    async def keep_listed(self, items: Collection[ListedItem]) -> None:
+        """Store items read through their content service: their facts, as `remember` does (not
+        over a newer or deleted row), with their list fields as of the same `updated_at`."""
+        if not items:
+            return
+        statement = insert(content).values(
+            [
+                {
+                    "kind": i.facts.kind,
+                    "id": i.facts.id,
+                    "author_id": i.facts.author_id,
+                    "visibility": i.facts.visibility,
+                    "title": i.facts.title,
+                    "created_at": i.facts.created_at,
+                    "updated_at": i.facts.updated_at,
+                    "description": i.description,
+                    "tags": i.tags,
+                    "language": i.language,
+                    "code_preview": i.code_preview,
+                    "slug": i.slug,
+                    "listed_at": i.facts.updated_at,
+                }
+                for i in items
+            ]
+        )
+        excluded = statement.excluded
+        fields = ("visibility", "title", "updated_at", "description", "tags", "language", "code_preview")
+        statement = statement.on_conflict_do_update(
+            index_elements=[content.c.kind, content.c.id],
+            set_={name: excluded[name] for name in (*fields, "slug", "listed_at")},
+            where=sa.and_(sa.not_(content.c.deleted), content.c.updated_at <= excluded.updated_at),
         )
         await self.session.execute(statement)
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from codegram_kit.db.engine import Database
+from codegram_kit.db.fast_reads import Shaped
 from codegram_kit.messaging.consumer import IdempotentConsumer
 from codegram_kit.messaging.jobs import PeriodicTask
 from codegram_kit.messaging.streams import STREAM_NAME
@@ -31,7 +32,7 @@ from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_proto.codegram.events.v1 import docs_pb2, snippets_pb2, social_pb2
 from codegram_social.config import SocialSettings
 from codegram_social.content import CONTENT_EVENTS, facts_of_event
-from codegram_social.models import content, follows, timeline
+from codegram_social.models import authors, content, follows, likes, timeline
 
 FOLLOW_EVENTS = ["codegram.social.follow.created", "codegram.social.follow.deleted"]
 # The consumer that keeps the content read model (content.py), and how long a follow's backfill
@@ -93,14 +94,81 @@ def item_event(subject: str, data: bytes) -> ItemEvent:
 _TIMELINE_KEY = sa.tuple_(timeline.c.created_at, timeline.c.item_id)
 _CONTENT_KEY = sa.tuple_(content.c.created_at, content.c.id)
 _PUBLIC = sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted))
+# `kind = ANY(...)`, not `IN (...)`: the fast reads send no expanding lists; either way the item's
+# primary key (kind, id) is probed by id alone.
+_ANY_KIND = sa.func.any(sa.literal(list(KINDS), sa.ARRAY(sa.String)))
 
 
 def _at(position: Position) -> sa.Tuple:
     return sa.tuple_(sa.literal(position[0], sa.DateTime(timezone=True)), sa.literal(position[1], sa.Uuid))
 
 
-def _entries(rows: Any) -> list[FeedEntry]:
-    return [FeedEntry(r.kind, r.id, r.author_id, r.created_at) for r in rows]
+def newest_of_followees(user_id: Any, before: Any | None, limit: Any) -> sa.Select[Any]:
+    """The newest public items of everyone `user_id` follows, before the position `before` (a
+    (created_at, id) pair of SQL values): at most `limit` from each followee's range of the
+    partial index (read from the index alone: it holds the position), then the `limit` newest of
+    those, and only their kind from the table. Columns (user_id, created_at, id, kind, author_id)."""
+    per_author = (
+        sa.select(content.c.created_at, content.c.id)
+        .where(content.c.author_id == follows.c.followee_id, _PUBLIC)
+        .order_by(content.c.created_at.desc(), content.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        per_author = per_author.where(sa.tuple_(*before) > _CONTENT_KEY)
+    recent = per_author.lateral("recent")
+    newest = (
+        sa.select(follows.c.followee_id.label("author_id"), recent.c.created_at, recent.c.id)
+        .select_from(follows.join(recent, sa.true()))
+        .where(follows.c.follower_id == user_id)
+        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+        .limit(limit)
+        .subquery("newest")
+    )
+    return (
+        sa.select(
+            user_id.label("user_id"),
+            newest.c.created_at,
+            newest.c.id,
+            content.c.kind,
+            newest.c.author_id,
+        )
+        .select_from(newest)
+        .join(content, sa.and_(content.c.kind == _ANY_KIND, content.c.id == newest.c.id))
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+    )
+
+
+def timeline_entries(user_id: Any, before: Any | None, limit: Any) -> sa.Select[Any]:
+    """Newest first from the user's timeline, before the position `before` (SQL values); an author
+    unfollowed a moment ago (whose removal is still on its way) is left out. Columns (kind, id,
+    author_id, created_at)."""
+    query = (
+        sa.select(
+            timeline.c.kind, timeline.c.item_id.label("id"), timeline.c.author_id, timeline.c.created_at
+        )
+        .join(
+            follows,
+            sa.and_(
+                follows.c.follower_id == timeline.c.user_id, follows.c.followee_id == timeline.c.author_id
+            ),
+        )
+        .where(timeline.c.user_id == user_id)
+        .order_by(timeline.c.created_at.desc(), timeline.c.item_id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(sa.tuple_(*before) > _TIMELINE_KEY)
+    return query
+
+
+def followee_entries(user_id: Any, before: Any | None, limit: Any) -> sa.Select[Any]:
+    """Newest first over the content read model: the read past the timeline's end. Columns (kind,
+    id, author_id, created_at)."""
+    newest = newest_of_followees(user_id, before, limit).subquery("past")
+    return sa.select(newest.c.kind, newest.c.id, newest.c.author_id, newest.c.created_at).order_by(
+        newest.c.created_at.desc(), newest.c.id.desc()
+    )
 
 
 class TimelineRepository:
@@ -168,7 +236,7 @@ class TimelineRepository:
         """
         oldest = await self._oldest(user_id)
         if oldest is None:
-            rows = self._newest_of_followees(user_id, None, cap)
+            rows = newest_of_followees(sa.literal(user_id, sa.Uuid), None, cap)
         else:
             still_follows = sa.exists().where(
                 follows.c.follower_id == user_id, follows.c.followee_id == author_id
@@ -254,71 +322,86 @@ class TimelineRepository:
         row = (await self.session.execute(query)).first()
         return row is not None and (row.deleted or row.updated_at > event.updated_at)
 
-    def _newest_of_followees(self, user_id: UUID, before: Position | None, limit: int) -> sa.Select[Any]:
-        """The newest public items of everyone `user_id` follows, before `before`: at most `limit`
-        from each followee's range of the partial index (read from the index alone: it holds the
-        position), then the `limit` newest of those, and only their kind from the table."""
-        per_author = (
-            sa.select(content.c.created_at, content.c.id)
-            .where(content.c.author_id == follows.c.followee_id, _PUBLIC)
-            .order_by(content.c.created_at.desc(), content.c.id.desc())
-            .limit(limit)
+
+def hydrated(entries: sa.Subquery, reader: Any) -> sa.Select[Any]:
+    """`entries` (kind, id, author_id, created_at) with all a page shows of each, from social's own
+    tables: the item as the content read model has it (NULL columns when it has not heard of it),
+    its counters, whether `reader` likes it, and its author's profile (NULL when not held)."""
+    e = entries.c
+    liked = sa.exists().where(likes.c.user_id == reader, likes.c.kind == e.kind, likes.c.subject_id == e.id)
+    c = content.c
+    return (
+        sa.select(
+            e.kind,
+            e.id,
+            e.author_id,
+            e.created_at,
+            c.author_id.label("owner_id"),
+            c.visibility,
+            c.deleted,
+            c.title,
+            c.updated_at,
+            c.description,
+            c.tags,
+            c.language,
+            c.code_preview,
+            c.slug,
+            c.listed_at,
+            c.likes_count,
+            c.comments_count,
+            liked.label("liked"),
+            authors.c.username,
+            authors.c.full_name,
+            authors.c.avatar_url,
         )
+        .select_from(
+            entries.outerjoin(content, sa.and_(c.kind == e.kind, c.id == e.id)).outerjoin(
+                authors, authors.c.id == e.author_id
+            )
+        )
+        .order_by(e.created_at.desc(), e.id.desc())
+    )
+
+
+def _page_read(source: str, with_before: bool) -> sa.Select[Any]:
+    user_id = sa.bindparam("user_id", type_=sa.Uuid)
+    before = None
+    if with_before:
+        before = (
+            sa.bindparam("before_at", type_=sa.DateTime(timezone=True)),
+            sa.bindparam("before_id", type_=sa.Uuid),
+        )
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    build = timeline_entries if source == "timeline" else followee_entries
+    return hydrated(build(user_id, before, limit).subquery("entries"), user_id)
+
+
+class FeedReads:
+    """A feed page's reads, each one statement on the kit's fast reads (no session, no
+    transaction): the timeline's entries, or the followees' items past its end, with everything
+    the page shows of them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _fetch(self, source: str, user_id: UUID, before: Position | None, limit: int) -> list[Any]:
+        values: dict[str, Any] = {"user_id": user_id, "limit": limit}
         if before is not None:
-            per_author = per_author.where(_at(before) > _CONTENT_KEY)
-        recent = per_author.lateral("recent")
-        newest = (
-            sa.select(follows.c.followee_id.label("author_id"), recent.c.created_at, recent.c.id)
-            .select_from(follows.join(recent, sa.true()))
-            .where(follows.c.follower_id == user_id)
-            .order_by(recent.c.created_at.desc(), recent.c.id.desc())
-            .limit(limit)
-            .subquery("newest")
-        )
-        return (
-            sa.select(
-                sa.literal(user_id, sa.Uuid).label("user_id"),
-                newest.c.created_at,
-                newest.c.id,
-                content.c.kind,
-                newest.c.author_id,
-            )
-            .select_from(newest)
-            .join(content, sa.and_(content.c.kind.in_(KINDS), content.c.id == newest.c.id))
-            .order_by(newest.c.created_at.desc(), newest.c.id.desc())
-        )
+            values |= {"before_at": before[0], "before_id": before[1]}
+        with_before = before is not None
+        read = Shaped(("social.feed", source, with_before), lambda: _page_read(source, with_before), values)
+        return await self._run(read)
 
-    async def from_timeline(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
-        """Newest first from the user's timeline; an author unfollowed a moment ago (whose removal
-        is still on its way) is left out."""
-        query = (
-            sa.select(
-                timeline.c.kind, timeline.c.item_id.label("id"), timeline.c.author_id, timeline.c.created_at
-            )
-            .join(
-                follows,
-                sa.and_(
-                    follows.c.follower_id == timeline.c.user_id, follows.c.followee_id == timeline.c.author_id
-                ),
-            )
-            .where(timeline.c.user_id == user_id)
-            .order_by(timeline.c.created_at.desc(), timeline.c.item_id.desc())
-            .limit(limit)
-        )
-        if before is not None:
-            query = query.where(_at(before) > _TIMELINE_KEY)
-        return _entries((await self.session.execute(query)).all())
+    async def _run(self, read: Shaped) -> list[Any]:
+        return await self.db.fast.fetch(read)
 
-    async def from_followees(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
-        """Newest first over the content read model: the read past the timeline's end."""
-        return _entries((await self.session.execute(self._newest_of_followees(user_id, before, limit))).all())
-
-    async def page(self, user_id: UUID, before: Position | None, limit: int) -> list[FeedEntry]:
-        """Up to `limit` entries before `before`: the timeline's, then the followees' items past it."""
-        found = await self.from_timeline(user_id, before, limit)
+    async def page(self, user_id: UUID, before: Position | None, limit: int) -> list[Any]:
+        """Up to `limit` rows (`hydrated`'s) before `before`: the timeline's, then the followees'
+        items past it."""
+        found = await self._fetch("timeline", user_id, before, limit)
         if len(found) < limit:
-            after = found[-1].position if found else before
-            found += await self.from_followees(user_id, after, limit - len(found))
+            after = (found[-1]["created_at"], found[-1]["id"]) if found else before
+            found += await self._fetch("followees", user_id, after, limit - len(found))
         return found
 
 

@@ -1,6 +1,6 @@
 """`GET /api/v1/feed` (API.md "Social"): a page of the home timeline, each item built as the
-snippets and docs lists show it, from one batched call per content service and one to the users
-service per page; the counters and `liked_by_me` come from social's own tables."""
+snippets and docs lists show it, from social's own read models (content, counters, likes, authors);
+the content and users services are asked only for what those do not hold yet."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from grpc import aio
 from pydantic import BaseModel, Field, PlainSerializer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.users import AuthorSummary, GrpcAuthorDirectory, authors_of
+from codegram_clients.content import ContentFacts, ContentKind
+from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
-from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import ErrorEnvelope, Unauthorized, Unavailable
 from codegram_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -26,8 +25,10 @@ from codegram_kit.web.principal import CurrentPrincipal
 from codegram_kit.web.responses import page_response
 from codegram_proto.codegram.docs.v1 import docs_pb2, docs_pb2_grpc
 from codegram_proto.codegram.snippets.v1 import snippets_pb2, snippets_pb2_grpc
+from codegram_social.authors import local_authors
 from codegram_social.config import SocialSettings
-from codegram_social.feed import FeedEntry, TimelineRepository
+from codegram_social.content import ContentRepository, ListedItem
+from codegram_social.feed import FeedReads
 from codegram_social.paging import decode_id_position, encode_position
 
 
@@ -89,128 +90,162 @@ def _time(ts: Any) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
-class FeedService:
-    """The feed of one signed-in user, page by page."""
+def _listed(kind: ContentKind, item: Any) -> ListedItem:
+    """A `Snippet` or `Doc` reply as social keeps it."""
+    facts = ContentFacts(
+        kind=kind,
+        id=UUID(item.id),
+        author_id=UUID(item.author_id),
+        visibility=item.visibility,
+        title=item.title,
+        created_at=_time(item.created_at),
+        updated_at=_time(item.updated_at),
+    )
+    if kind == "snippet":
+        return ListedItem(facts, item.description, list(item.tags), item.language, item.code_preview)
+    return ListedItem(facts, item.description, list(item.tags), slug=item.slug)
 
-    def __init__(self, db: Database, snippets: aio.Channel, docs: aio.Channel, users: aio.Channel) -> None:
-        self.db = db
+
+def _from_row(row: Any) -> ListedItem | None:
+    """The item as the content read model holds it, if its list fields are those of its current
+    version (read through its service once per version: the content events lack some of them)."""
+    listed_at = row["listed_at"]
+    if listed_at is None or listed_at < row["updated_at"]:
+        return None
+    facts = ContentFacts(
+        kind=row["kind"],
+        id=row["id"],
+        author_id=row["owner_id"],
+        visibility=row["visibility"],
+        title=row["title"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+    return ListedItem(
+        facts, row["description"], list(row["tags"]), row["language"], row["code_preview"], row["slug"]
+    )
+
+
+def _shown(row: Any) -> bool | None:
+    """Whether the content read model says the entry is to be shown (public, not deleted, still
+    the timeline's author's); None when it has not heard of the item."""
+    if row["owner_id"] is None:
+        return None
+    return not row["deleted"] and row["visibility"] == "public" and row["owner_id"] == row["author_id"]
+
+
+class FeedContentDirectory:
+    """The content services' list view of a batch of items (one `GetSnippets` or `GetDocs`), for
+    the items of a page the content read model has not listed in their current version."""
+
+    def __init__(self, snippets: aio.Channel, docs: aio.Channel) -> None:
         self.snippets = snippets_pb2_grpc.SnippetsServiceStub(snippets)
         self.docs = docs_pb2_grpc.DocsServiceStub(docs)
-        self.authors = GrpcAuthorDirectory(users)
+
+    async def listed(self, kind: ContentKind, ids: Collection[UUID]) -> list[ListedItem]:
+        if not ids:
+            return []
+        raw = [str(i) for i in ids]
+        try:
+            if kind == "snippet":
+                reply = await self.snippets.GetSnippets(snippets_pb2.GetSnippetsRequest(ids=raw))
+                return [_listed(kind, s) for s in reply.snippets]
+            docs = await self.docs.GetDocs(docs_pb2.GetDocsRequest(ids=raw))
+            return [_listed(kind, d) for d in docs.docs]
+        except aio.AioRpcError as exc:
+            raise Unavailable(f"the {kind}s service is unavailable") from exc
+
+
+class FeedService:
+    """The feed of one signed-in user, page by page.
+
+    A page is one statement over social's own tables (`feed.FeedReads`): the timeline's entries
+    with each item as the content read model holds it, its counters, the reader's like and its
+    author's profile. Social learns of a delete or a visibility change from the content service
+    right after its commit (`ContentChanged`), and from its event, so the read model's word on
+    what may be shown is the content service's. Only what the read model lacks is asked: the
+    list fields of an item it has not read in its current version (one `GetSnippets` or
+    `GetDocs` for all such items of the page), and authors it does not hold (the users service,
+    through `LocalAuthorDirectory`); both are kept.
+    """
+
+    def __init__(self, db: Database, directory: FeedContentDirectory, authors: AuthorDirectory) -> None:
+        self.db = db
+        self.reads = FeedReads(db)
+        self.directory = directory
+        self.authors = authors
 
     async def page(
         self, user_id: UUID, cursor: str | None, limit: int
     ) -> tuple[list[FeedSnippetEntry | FeedDocEntry], str | None]:
         before = decode_id_position(cursor)
-        async with self.db.unit_of_work() as session:
-            found = await TimelineRepository(session).page(user_id, before, limit + 1)
-            page = found[:limit]
-            counts, liked = await _social_facts(session, user_id, page)
-        next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(found) > limit else None
-        # The content services' own word on each item, read outside any transaction (one deleted
-        # or no longer public a moment ago, its removal still on the way, is left out), and the
-        # authors, all at once: the timeline already names each item's author.
-        snippets, docs, authors = await asyncio.gather(
-            self._snippets([e.id for e in page if e.kind == "snippet"]),
-            self._docs([e.id for e in page if e.kind == "doc"]),
-            authors_of(self.authors, {e.author_id for e in page}),
-        )
-        shown = [
-            e
-            for e in page
-            if (item := (snippets if e.kind == "snippet" else docs).get(e.id)) is not None
-            and item.visibility == "public"
-            and item.author_id == str(e.author_id)
-            and e.author_id != user_id
-        ]
-        entries: list[FeedSnippetEntry | FeedDocEntry] = []
-        for e in shown:
-            author = authors[e.author_id]
-            likes_count, comments_count = counts.get((e.kind, e.id), (0, 0))
-            common: dict[str, Any] = {
-                "author": AuthorSummary.of(author),
-                "likes_count": likes_count,
-                "comments_count": comments_count,
-                "liked_by_me": (e.kind, e.id) in liked,
-            }
-            if e.kind == "snippet":
-                s = snippets[e.id]
-                entries.append(
-                    FeedSnippetEntry(
-                        type="snippet",
-                        item=FeedSnippet(
-                            **_fields(s),
-                            **common,
-                            language=s.language,
-                            code_preview=s.code_preview,
-                        ),
-                    )
-                )
+        found = await self.reads.page(user_id, before, limit + 1)
+        rows = found[:limit]
+        next_cursor = encode_position(rows[-1]["created_at"], rows[-1]["id"]) if len(found) > limit else None
+        items: dict[UUID, ListedItem] = {}
+        unlisted: dict[ContentKind, list[UUID]] = {"snippet": [], "doc": []}
+        for row in rows:
+            shown = _shown(row)
+            if shown is False or row["author_id"] == user_id:
+                continue
+            item = _from_row(row) if shown else None
+            if item is None:
+                unlisted[row["kind"]].append(row["id"])
             else:
-                d = docs[e.id]
-                entries.append(FeedDocEntry(type="doc", item=FeedDoc(**_fields(d), **common, slug=d.slug)))
+                items[row["id"]] = item
+        unknown_authors = {r["author_id"] for r in rows if r["username"] is None}
+        fetched, people = await asyncio.gather(
+            self._read_through(unlisted), authors_of(self.authors, unknown_authors)
+        )
+        items.update(fetched)
+        for row in rows:
+            if row["username"] is not None:
+                people[row["author_id"]] = Author(
+                    row["author_id"], row["username"], row["full_name"], row["avatar_url"]
+                )
+        entries: list[FeedSnippetEntry | FeedDocEntry] = []
+        for row in rows:
+            item = items.get(row["id"])
+            # Read through, the content service's own word: one deleted or no longer public a
+            # moment ago, its removal still on the way, is left out.
+            if item is None or item.facts.visibility != "public" or item.facts.author_id != row["author_id"]:
+                continue
+            entries.append(_entry(item, people[row["author_id"]], row))
         return entries, next_cursor
 
-    async def _snippets(self, ids: list[UUID]) -> dict[UUID, snippets_pb2.Snippet]:
-        if not ids:
+    async def _read_through(self, ids: dict[ContentKind, list[UUID]]) -> dict[UUID, ListedItem]:
+        """The items of these ids as their content services list them (outside any transaction),
+        then kept; ids that do not exist are left out."""
+        if not any(ids.values()):
             return {}
-        try:
-            reply = await self.snippets.GetSnippets(
-                snippets_pb2.GetSnippetsRequest(ids=[str(i) for i in ids])
-            )
-        except aio.AioRpcError as exc:
-            raise Unavailable("the snippets service is unavailable") from exc
-        return {UUID(s.id): s for s in reply.snippets}
-
-    async def _docs(self, ids: list[UUID]) -> dict[UUID, docs_pb2.Doc]:
-        if not ids:
-            return {}
-        try:
-            reply = await self.docs.GetDocs(docs_pb2.GetDocsRequest(ids=[str(i) for i in ids]))
-        except aio.AioRpcError as exc:
-            raise Unavailable("the docs service is unavailable") from exc
-        return {UUID(d.id): d for d in reply.docs}
+        replies = await asyncio.gather(*(self.directory.listed(kind, found) for kind, found in ids.items()))
+        listed = {i.facts.id: i for reply in replies for i in reply}
+        if listed:
+            async with self.db.unit_of_work() as session:
+                await ContentRepository(session).keep_listed(list(listed.values()))
+        return listed
 
 
-def _fields(item: Any) -> dict[str, Any]:
-    """The fields a `Snippet` or `Doc` reply has in common, as the list items show them."""
-    return {
-        "id": item.id,
-        "title": item.title,
+def _entry(item: ListedItem, author: Author, row: Any) -> FeedSnippetEntry | FeedDocEntry:
+    facts = item.facts
+    likes_count, comments_count = row["likes_count"], row["comments_count"]
+    fields: dict[str, Any] = {
+        "id": str(facts.id),
+        "title": facts.title,
         "description": item.description,
-        "tags": list(item.tags),
-        "visibility": item.visibility,
-        "created_at": _time(item.created_at),
-        "updated_at": _time(item.updated_at),
+        "tags": item.tags,
+        "visibility": facts.visibility,
+        "created_at": facts.created_at,
+        "updated_at": facts.updated_at,
+        "author": AuthorSummary.of(author),
+        "likes_count": 0 if likes_count is None else likes_count,
+        "comments_count": 0 if comments_count is None else comments_count,
+        "liked_by_me": bool(row["liked"]),
     }
-
-
-# The page's counters and whether the user likes each item, in one statement (psycopg).
-_SOCIAL_FACTS = """
-SELECT k.kind, k.id, c.likes_count, c.comments_count,
-    EXISTS (SELECT FROM likes l WHERE l.user_id = %s AND l.kind = k.kind AND l.subject_id = k.id)
-FROM unnest(%s::text[], %s::uuid[]) AS k(kind, id)
-LEFT JOIN content c ON c.kind = k.kind AND c.id = k.id
-"""
-
-
-async def _social_facts(
-    session: AsyncSession, user_id: UUID, page: Collection[FeedEntry]
-) -> tuple[dict[tuple[str, UUID], tuple[int, int]], set[tuple[str, UUID]]]:
-    """The page's likes and comments counts (social's content read model) and which of its items
-    the user likes, from one statement."""
-    if not page:
-        return {}, set()
-    connection = await driver(session)
-    cursor = await connection.execute(_SOCIAL_FACTS, (user_id, [e.kind for e in page], [e.id for e in page]))
-    counts: dict[tuple[str, UUID], tuple[int, int]] = {}
-    liked: set[tuple[str, UUID]] = set()
-    for kind, item_id, likes_count, comments_count, likes_it in await cursor.fetchall():
-        if likes_count is not None:
-            counts[(kind, item_id)] = (likes_count, comments_count)
-        if likes_it:
-            liked.add((kind, item_id))
-    return counts, liked
+    if facts.kind == "snippet":
+        snippet = FeedSnippet(**fields, language=item.language or "", code_preview=item.code_preview or "")
+        return FeedSnippetEntry(type="snippet", item=snippet)
+    return FeedDocEntry(type="doc", item=FeedDoc(**fields, slug=item.slug or ""))
 
 
 async def _feed_service(request: Request) -> FeedService:
@@ -218,12 +253,10 @@ async def _feed_service(request: Request) -> FeedService:
     runtime: ServiceRuntime = request.app.state.runtime
     settings = runtime.settings
     assert isinstance(settings, SocialSettings)
-    return FeedService(
-        runtime.db,
-        runtime.channel(settings.snippets_grpc_target),
-        runtime.channel(settings.docs_grpc_target),
-        runtime.channel(settings.users_grpc_target),
+    directory = FeedContentDirectory(
+        runtime.channel(settings.snippets_grpc_target), runtime.channel(settings.docs_grpc_target)
     )
+    return FeedService(runtime.db, directory, local_authors(runtime))
 
 
 Feed = Annotated[FeedService, Depends(_feed_service)]

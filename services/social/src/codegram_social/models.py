@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from codegram_content.authors import authors_table
 from codegram_kit.db.engine import schema_metadata
 from codegram_kit.messaging.outbox import messaging_tables
 
@@ -42,6 +43,16 @@ content = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("likes_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("comments_count", sa.BigInteger, nullable=False, server_default="0"),
+    # What the feed shows of the item beyond the facts above, as the content service's list shows
+    # it (its events do not carry the description nor the code preview): read through it once per
+    # version and kept. `listed_at` is the source's updated_at of what these columns hold (NULL:
+    # nothing yet); they are shown only while it is not older than `updated_at` (feed_api.py).
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags", sa.ARRAY(sa.Text), nullable=True),
+    sa.Column("language", sa.Text, nullable=True),  # snippets
+    sa.Column("code_preview", sa.Text, nullable=True),  # snippets
+    sa.Column("slug", sa.Text, nullable=True),  # docs
+    sa.Column("listed_at", sa.DateTime(timezone=True), nullable=True),
 )
 # A followee's recent public items, for the feed's backfill on follow and its read-time fallback.
 sa.Index(
@@ -130,3 +141,7 @@ timeline = sa.Table(
 # timeline (unfollow).
 sa.Index("ix_timeline_item", timeline.c.item_id)
 sa.Index("ix_timeline_user_author", timeline.c.user_id, timeline.c.author_id)
+
+# The authors the feed and the notifications show (id, username, full name, avatar), kept from the
+# users service's events and read through to it on a miss (codegram_content.authors).
+authors = authors_table(metadata)
