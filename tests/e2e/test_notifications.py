@@ -4,11 +4,14 @@ grouped per (type, subject), the unread count and marking read."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from codegram_devstack.e2e import Member, assert_error, member
 from codegram_devstack.fleet import RunningFleet
@@ -162,3 +165,30 @@ async def test_unread_count_and_marking_read(fleet: RunningFleet, gateway: httpx
     )
     assert_error(gateway.get("/notifications"), 401, "UNAUTHORIZED")
     assert_error(gateway.get("/notifications/unread_count"), 401, "UNAUTHORIZED")
+
+
+async def test_a_known_actor_is_shown_without_asking_the_users_service(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    # Actors come from social's authors read model (users events), the push's included.
+    alice, bob = await member(fleet, "alice"), await member(fleet, "bob")
+    sid = snippet(gateway, alice, "Known actors")["id"]
+    assert gateway.put(f"/users/{alice.username}/follow", headers=bob.auth).status_code == 204
+    # Once one list shows Bob, social holds him (from his event, or read through once).
+    assert [n["actor"]["username"] for n in notifications(gateway, alice)] == [bob.username]
+    before = fleet.log("users").count("GetUsers")
+    token = alice.auth["Authorization"].removeprefix("Bearer ")
+    async with connect(fleet.gateway_url.replace("http", "ws", 1) + f"/api/v1/ws?access_token={token}") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
+        assert gateway.put(f"/snippets/{sid}/like", headers=bob.auth).status_code == 200
+        push = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert (push["type"], push["data"]["type"], push["data"]["actor"]["username"]) == (
+        "notification",
+        "like",
+        bob.username,
+    )
+    assert [n["actor"]["username"] for n in notifications(gateway, alice)] == [bob.username] * 2
+    groups = notifications(gateway, alice, grouped="true")
+    assert [[a["username"] for a in g["actors"]] for g in groups] == [[bob.username]] * 2
+    assert fleet.log("users").count("GetUsers") == before

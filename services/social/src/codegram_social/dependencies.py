@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import Request
 
 from codegram_clients.content import ContentDirectory
-from codegram_clients.users import GrpcAuthorDirectory, UserDirectory
+from codegram_clients.users import UserDirectory
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import ErrorEnvelope
+from codegram_social.authors import local_authors
 from codegram_social.config import SocialSettings
 from codegram_social.content import ContentAccess
 from codegram_social.interactions import CommentService, LikeService
@@ -47,13 +48,12 @@ async def like_service(request: Request) -> LikeService:
 
 async def comment_service(request: Request) -> CommentService:
     runtime, settings = _runtime(request)
-    authors = GrpcAuthorDirectory(runtime.channel(settings.users_grpc_target))
-    return CommentService(runtime.db, runtime.outbox, _access(runtime, settings), authors)
+    return CommentService(runtime.db, runtime.outbox, _access(runtime, settings), local_authors(runtime))
 
 
 async def notification_service(request: Request) -> NotificationService:
-    runtime, settings = _runtime(request)
-    return NotificationService(runtime.db, GrpcAuthorDirectory(runtime.channel(settings.users_grpc_target)))
+    runtime, _ = _runtime(request)
+    return NotificationService(runtime.db, local_authors(runtime))
 
 
 _DESCRIBED = {

@@ -20,13 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, GrpcAuthorDirectory, authors_of
+from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, authors_of
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import new_uuid7, parse_id
 from codegram_kit.messaging.raw import driver
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Unauthorized
-from codegram_social.config import SocialSettings
+from codegram_social.authors import local_authors
 from codegram_social.content import Subject
 from codegram_social.events import SocialEvents
 from codegram_social.models import content, notifications
@@ -349,8 +349,5 @@ async def render_notifications(
 ) -> dict[UUID, tuple[UUID, dict[str, Any]]]:
     """(recipient, the notification as its recipient's list shows it, JSON-ready) of each of
     `ids` still there."""
-    settings = runtime.settings
-    assert isinstance(settings, SocialSettings)
-    authors = GrpcAuthorDirectory(runtime.channel(settings.users_grpc_target))
-    found = await NotificationService(runtime.db, authors).many(session, ids)
+    found = await NotificationService(runtime.db, local_authors(runtime)).many(session, ids)
     return {i: (recipient, read.model_dump(mode="json")) for i, (recipient, read) in found.items()}
