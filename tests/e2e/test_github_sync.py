@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from codegram_devstack.fleet import RunningFleet
+from codegram_devstack.fleet import RunningFleet, wait_ready
 from codegram_devstack.github_demo_data import languages, made_account, repos
 from tests.e2e.github_helpers import (
     all_repos,
@@ -257,3 +257,39 @@ def test_repositories_gone_from_github_are_removed(fleet: RunningFleet, gateway:
             totals[language] = totals.get(language, 0) + size
     stats = gateway.get(f"/users/{user['username']}/languages").json()
     assert {s["language"]: s["bytes"] for s in stats} == totals
+
+
+def test_a_sync_whose_process_is_killed_runs_again_to_its_end(
+    fleet: RunningFleet, gateway: httpx.Client
+) -> None:
+    login = new_account(fleet, repo_count=150, followers=3)
+    auth, user = sign_in(gateway, login)
+    synced(gateway, auth)
+    # GitHub changes, and the next sync is slow enough to be killed in the middle of it.
+    control(fleet, "accounts", {"login": login, "repo_count": 150, "followers": 77, "following": 2})
+    repos_path = f"/users/{login}/repos"
+    control(fleet, "delay", {"login": login, "path_prefix": repos_path, "seconds": 1.5})
+    asked = time.time()
+    job_id = request_sync(gateway, auth)
+    deadline = time.monotonic() + 20
+    while not [c for c in calls(fleet, login, asked) if c["path"] == repos_path]:
+        assert time.monotonic() < deadline, "the sync never reached GitHub"
+        time.sleep(0.1)
+    github = fleet.processes["github"]
+    github.kill()  # SIGKILL: no shutdown, no settling of the job it was running
+    github.wait(10)
+    try:
+        assert gateway.get(f"/github/sync/{job_id}", headers=auth).status_code == 503
+    finally:
+        control(fleet, "delay", {"login": login, "path_prefix": repos_path, "seconds": 0})
+        fleet.launch("github")
+        assert not wait_ready({"github": fleet.fleet.ports.http["github"]}, 60)
+    restarted = time.time()
+
+    job = wait_job(gateway, auth, job_id)
+    assert job["status"] == "succeeded" and job["attempts"] == 2, job
+    # The run after the restart is the one that finished: it called GitHub again.
+    assert [c for c in calls(fleet, login, restarted) if c["path"] == repos_path]
+    assert wait_profile(gateway, user["username"], 77)["followers"] == 77
+    names = [r["full_name"] for r in all_repos(gateway, user["username"], "stars")]
+    assert len(names) == len(set(names)) == 150

@@ -210,6 +210,8 @@ class Fleet:
             # gateways with small limits.
             for name in ("RATE_LIMIT_ANONYMOUS", "RATE_LIMIT_AUTHENTICATED", "RATE_LIMIT_AUTH"):
                 env.setdefault(name, "100000/minute")
+            # A job of a killed github process comes back in seconds, not half a minute.
+            env.setdefault("SYNC_ACK_WAIT_SECONDS", "4")
         if "GITHUB_CLIENT_ID" not in os.environ:
             standin = f"http://127.0.0.1:{self.ports.standin}"
             env.update(

@@ -32,6 +32,9 @@ class GitHubSettings(ServiceSettings):
     sync_backoff_max_seconds: float = Field(default=300.0, ge=0)
     sync_concurrency: int = Field(default=8, ge=1)
     sync_timeout_seconds: float = Field(default=600.0, gt=0)
+    # A job whose process died is delivered again this long after its last sign of life (a
+    # running job renews it every third of it).
+    sync_ack_wait_seconds: float = Field(default=30.0, gt=0)
 
     # Contributions: cached in Redis this long; the single-flight lock lives at most this long.
     contributions_cache_seconds: int = Field(default=3600, ge=1)

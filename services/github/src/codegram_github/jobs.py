@@ -122,6 +122,7 @@ def sync_queue(runtime: ServiceRuntime) -> JobQueue:
         backoff_base_seconds=settings.sync_backoff_base_seconds,
         backoff_max_seconds=settings.sync_backoff_max_seconds,
         timeout_seconds=settings.sync_timeout_seconds,
+        ack_wait_seconds=settings.sync_ack_wait_seconds,
         concurrency=settings.sync_concurrency,
         on_failed=failed,
     )
