@@ -20,6 +20,7 @@ from sqlalchemy import event
 
 from codegram_clients.users import Author, GrpcAuthorDirectory
 from codegram_content.authors import LocalAuthorDirectory
+from codegram_content.store import ContentRows
 from codegram_devstack.e2e import member, tag
 from codegram_devstack.fleet import RunningFleet
 from codegram_docs.__main__ import SERVICE as DOCS
@@ -83,6 +84,8 @@ async def content_app(
         return []
 
     monkeypatch.setattr(LocalAuthorDirectory, "_known_rows", nothing_known)
+    # Nor do the authors a list page reads in its own statement: every author is read through.
+    monkeypatch.setattr(ContentRows, "authors_in", lambda self, rows: {})
     monkeypatch.setattr(GrpcAuthorDirectory, "summaries", recorded_summaries)
     monkeypatch.setattr(GrpcAuthorDirectory, "find_id", recorded_find_id)
     try:
