@@ -238,8 +238,8 @@ async def run(url: str, items: int) -> list[dict[str, Any]]:
     far = await position_at(db, heavy, deep, timeline=False)
     page = 21  # a page of 20, and one more to know whether there is a next
 
-    def feed_page(before: Position | None) -> Step:
-        return lambda s: SessionFeedReads(db, s).page(heavy, before, page)
+    def feed_page(before: Position | None, reader: uuid.UUID = heavy) -> Step:
+        return lambda s: SessionFeedReads(db, s).page(reader, before, page)
 
     results.append(await measure(db, capture, "feed, first page (heavy follower)", feed_page(None)))
     results.append(
@@ -247,6 +247,18 @@ async def run(url: str, items: int) -> list[dict[str, Any]]:
     )
     results.append(await measure(db, capture, "feed, page at the timeline's end (fallback)", feed_page(end)))
     results.append(await measure(db, capture, f"feed, page {deep:,} items deep (fallback)", feed_page(far)))
+    # Someone who follows few authors: the recent window finds little of theirs, and the read goes
+    # on one index range per followee.
+    light = await user_id(db, 2)
+    light_end = await position_at(db, light, CAP - 1, timeline=True)
+    results.append(
+        await measure(
+            db,
+            capture,
+            f"feed, page at the timeline's end of a user following {FOLLOWS_EACH + 1} authors (fallback)",
+            feed_page(light_end, light),
+        )
+    )
 
     async def naive(session: AsyncSession, before: Position | None = None) -> None:
         where = "" if before is None else "AND (c.created_at, c.id) < (:t, :i)"

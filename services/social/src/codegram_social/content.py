@@ -158,7 +158,8 @@ class ContentRepository:
                     "slug": i.slug,
                     "listed_at": i.facts.updated_at,
                 }
-                for i in items
+                # In key order: two pages keeping the same items lock their rows in one order.
+                for i in sorted(items, key=lambda i: (i.facts.kind, i.facts.id))
             ]
         )
         excluded = statement.excluded

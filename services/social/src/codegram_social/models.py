@@ -63,6 +63,16 @@ sa.Index(
     postgresql_where=sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted)),
 )
 
+# The newest public items of anyone, for the read past a timeline's end (feed.recent_entries): its
+# author and kind are in the index, so the read needs no row.
+sa.Index(
+    "ix_content_public_recent",
+    content.c.created_at.desc(),
+    content.c.id.desc(),
+    postgresql_include=["author_id", "kind"],
+    postgresql_where=sa.and_(content.c.visibility == "public", sa.not_(content.c.deleted)),
+)
+
 # Who likes what: one row per (subject, user), so liking twice changes nothing.
 likes = sa.Table(
     "likes",

@@ -1,0 +1,28 @@
+"""the newest public items of anyone, for the feed's read past a timeline's end
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "social"
+
+
+def upgrade() -> None:
+    op.execute(
+        f"CREATE INDEX ix_content_public_recent ON {SCHEMA}.content (created_at DESC, id DESC) "
+        "INCLUDE (author_id, kind) WHERE visibility = 'public' AND NOT deleted"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_content_public_recent", table_name="content", schema=SCHEMA)
