@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from codegram_content.api_models import rfc3339
 from codegram_content.items import Authored, SearchHit
 from codegram_content.query_params import Cursor, Limit, SearchQuery, viewer_id
 from codegram_content.use_cases import ContentService
@@ -141,6 +142,32 @@ def _json_items(kind: ContentKind, found: list[Authored[Any]]) -> list[BaseModel
     return cast(list[BaseModel], [kind.list_item_json(i) for i in found])
 
 
+def search_hit(kind: ContentKind, found: SearchHit[Any]) -> BaseModel:
+    """A search hit as the kind's hit model."""
+    return kind.hit_schema(
+        id=str(found.item.id),
+        score=found.score,
+        created_at=found.item.created_at,
+        cursor=found.cursor,
+        item=kind.list_item(Authored(found.item, found.author)),
+        highlights=found.highlights,
+    )
+
+
+def search_hit_json(kind: ContentKind, found: SearchHit[Any]) -> dict[str, Any]:
+    """`search_hit` as the JSON values of its model, from the kind's `list_item_json` (no model
+    built and validated per hit; the services' tests compare the two)."""
+    assert kind.list_item_json is not None
+    return {
+        "id": str(found.item.id),
+        "score": found.score,
+        "created_at": rfc3339(found.item.created_at),
+        "cursor": found.cursor,
+        "item": kind.list_item_json(Authored(found.item, found.author)),
+        "highlights": found.highlights,
+    }
+
+
 def content_routers(kind: ContentKind) -> ContentRouters:
     noun, plural = kind.noun, kind.plural
     router = APIRouter(prefix="/api/v1", tags=[plural])
@@ -156,16 +183,6 @@ def content_routers(kind: ContentKind) -> ContentRouters:
     Read = kind.read_schema
     Create = kind.create_schema
     Update = kind.update_schema
-
-    def hit(found: SearchHit[Any]) -> BaseModel:
-        return kind.hit_schema(
-            id=str(found.item.id),
-            score=found.score,
-            created_at=found.item.created_at,
-            cursor=found.cursor,
-            item=kind.list_item(Authored(found.item, found.author)),
-            highlights=found.highlights,
-        )
 
     async def create(body: Create, principal: CurrentPrincipal, service: Service) -> Response:  # type: ignore[valid-type]
         read = kind.read(await service.create(principal.user_id, body.model_dump()))  # type: ignore[attr-defined]
@@ -229,9 +246,12 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         cursor: Cursor = None,
     ) -> Response:
         hits = [] if filters is None else await service.search(q, filters, cursor=cursor, limit=limit)
-        # Serialised once, by the model's own serializer: returned as a model, FastAPI would
-        # validate it against the response model again and then encode it with `json`.
-        results = kind.results_schema(data=[hit(h) for h in hits])
+        # Serialised once, by pydantic's serializer: returned as a model, FastAPI would validate
+        # it against the response model again and then encode it with `json`.
+        if kind.list_item_json is None:
+            results: Any = kind.results_schema(data=[search_hit(kind, h) for h in hits])
+        else:
+            results = {"data": [search_hit_json(kind, h) for h in hits]}
         return Response(pydantic_core.to_json(results, by_alias=True), media_type="application/json")
 
     item_path = f"/{plural}/{{{noun}_id}}"

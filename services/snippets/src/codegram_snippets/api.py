@@ -66,44 +66,43 @@ async def snippet_filters(
     return ListFilters(language=found, tags=tag_filter(tag))
 
 
-routes = content_routers(
-    ContentKind(
-        noun="snippet",
-        plural="snippets",
-        open_service=snippet_service,
-        create_schema=SnippetCreate,
-        update_schema=SnippetUpdate,
-        read_schema=SnippetRead,
-        list_item_schema=SnippetListItem,
-        hit_schema=SnippetSearchHit,
-        results_schema=SnippetSearchResults,
-        read=to_read,
-        list_item=to_list_item,
-        list_item_json=to_list_item_json,
-        list_filters=snippet_filters,
-        search_filters=snippet_filters,
-        create_text=Text(
-            "Share a snippet",
-            "Answers 201 with the snippet and its `Location`. `visibility` defaults to public; "
-            "unlisted snippets are readable by id by anyone but never listed or searched. Without "
-            "`language` it is detected from the code; a given one is lower-cased and mapped to a "
-            "canonical name (`py` and `Python` -> `python`, `c++` -> `cpp`, `bash` -> `shell`), and an "
-            "unknown one is a 400. Tags are trimmed, lower-cased and deduplicated; more than 10, or one "
-            "that is not 1..30 of `a-z 0-9 + # . -`, is a 400 (nothing is silently rewritten). Code over "
-            "100 KiB (UTF-8 bytes) is a 400 on the `code` field.",
-        ),
-        list_text=Text(
-            "Public snippets, newest or most liked first",
-            "Only public snippets (unlisted and private ones never appear in lists). "
-            "`tag` is repeatable and every tag must match; `author` is a username.",
-        ),
-        search_text=Text(
-            "Full-text search over public snippets (for the gateway's /api/v1/search)",
-            "Ranked by score (title and tags > description > code), then newest, then id. "
-            "For a query that matches very many snippets, only the newest 1,000 matches (configurable) "
-            "are ranked, so the answer stays fast; a rarer query is ranked over all its matches. Each "
-            "hit's `cursor` continues after it. An empty query answers no hits.",
-        ),
-    )
+KIND = ContentKind(
+    noun="snippet",
+    plural="snippets",
+    open_service=snippet_service,
+    create_schema=SnippetCreate,
+    update_schema=SnippetUpdate,
+    read_schema=SnippetRead,
+    list_item_schema=SnippetListItem,
+    hit_schema=SnippetSearchHit,
+    results_schema=SnippetSearchResults,
+    read=to_read,
+    list_item=to_list_item,
+    list_item_json=to_list_item_json,
+    list_filters=snippet_filters,
+    search_filters=snippet_filters,
+    create_text=Text(
+        "Share a snippet",
+        "Answers 201 with the snippet and its `Location`. `visibility` defaults to public; "
+        "unlisted snippets are readable by id by anyone but never listed or searched. Without "
+        "`language` it is detected from the code; a given one is lower-cased and mapped to a "
+        "canonical name (`py` and `Python` -> `python`, `c++` -> `cpp`, `bash` -> `shell`), and an "
+        "unknown one is a 400. Tags are trimmed, lower-cased and deduplicated; more than 10, or one "
+        "that is not 1..30 of `a-z 0-9 + # . -`, is a 400 (nothing is silently rewritten). Code over "
+        "100 KiB (UTF-8 bytes) is a 400 on the `code` field.",
+    ),
+    list_text=Text(
+        "Public snippets, newest or most liked first",
+        "Only public snippets (unlisted and private ones never appear in lists). "
+        "`tag` is repeatable and every tag must match; `author` is a username.",
+    ),
+    search_text=Text(
+        "Full-text search over public snippets (for the gateway's /api/v1/search)",
+        "Ranked by score (title and tags > description > code), then newest, then id. "
+        "For a query that matches very many snippets, only the newest 1,000 matches (configurable) "
+        "are ranked, so the answer stays fast; a rarer query is ranked over all its matches. Each "
+        "hit's `cursor` continues after it. An empty query answers no hits.",
+    ),
 )
+routes = content_routers(KIND)
 router, internal_router = routes.router, routes.internal_router
