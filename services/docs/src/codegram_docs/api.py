@@ -59,49 +59,48 @@ async def doc_search_filters(
     return None if language is not None else filters
 
 
-routes = content_routers(
-    ContentKind(
-        noun="doc",
-        plural="docs",
-        open_service=doc_service,
-        create_schema=DocCreate,
-        update_schema=DocUpdate,
-        read_schema=DocRead,
-        list_item_schema=DocListItem,
-        hit_schema=DocSearchHit,
-        results_schema=DocSearchResults,
-        read=to_read,
-        list_item=to_list_item,
-        list_item_json=to_list_item_json,
-        list_filters=doc_filters,
-        search_filters=doc_search_filters,
-        create_text=Text(
-            "Publish a doc",
-            "Answers 201 with the doc and its `Location`. `content` is markdown (at most 512 KiB "
-            "in UTF-8 bytes), rendered once to sanitised `content_html`. The `slug` is made from the title "
-            "(lower case ASCII words joined by hyphens) and is unique per author: a second `Hello World` "
-            "gets `hello-world-2`. `visibility` defaults to public; unlisted docs are readable by id or slug "
-            "by anyone but never listed or searched. Tags follow the snippets' rules (at most 10, each 1..30 "
-            "of `a-z 0-9 + # . -`, lower-cased and deduplicated; anything else is a 400).",
-        ),
-        list_text=Text(
-            "Public docs, newest or most liked first",
-            "Only public docs (unlisted and private ones never appear in lists). `tag` is "
-            "repeatable and every tag must match; `author` is a username. Items carry no `content` or "
-            "`content_html`: read the doc by id or slug for them.",
-        ),
-        search_text=Text(
-            "Full-text search over public docs (for the gateway's /api/v1/search)",
-            "Ranked by score (title and tags > description > content), then newest, then id, "
-            "exactly like the snippets service's search, so the gateway can merge the two. For a query that "
-            "matches very many docs, only the newest 1,000 matches (configurable) are ranked. Each hit's "
-            "`cursor` continues after it. An empty query answers no hits, and so does any `language` "
-            "(docs have none). Content highlights come from the first 64 KiB of the markdown.",
-        ),
-        update_description="Only the fields sent change. The slug stays the same when the title changes, "
-        "so links to the doc keep working.",
-    )
+KIND = ContentKind(
+    noun="doc",
+    plural="docs",
+    open_service=doc_service,
+    create_schema=DocCreate,
+    update_schema=DocUpdate,
+    read_schema=DocRead,
+    list_item_schema=DocListItem,
+    hit_schema=DocSearchHit,
+    results_schema=DocSearchResults,
+    read=to_read,
+    list_item=to_list_item,
+    list_item_json=to_list_item_json,
+    list_filters=doc_filters,
+    search_filters=doc_search_filters,
+    create_text=Text(
+        "Publish a doc",
+        "Answers 201 with the doc and its `Location`. `content` is markdown (at most 512 KiB "
+        "in UTF-8 bytes), rendered once to sanitised `content_html`. The `slug` is made from the title "
+        "(lower case ASCII words joined by hyphens) and is unique per author: a second `Hello World` "
+        "gets `hello-world-2`. `visibility` defaults to public; unlisted docs are readable by id or slug "
+        "by anyone but never listed or searched. Tags follow the snippets' rules (at most 10, each 1..30 "
+        "of `a-z 0-9 + # . -`, lower-cased and deduplicated; anything else is a 400).",
+    ),
+    list_text=Text(
+        "Public docs, newest or most liked first",
+        "Only public docs (unlisted and private ones never appear in lists). `tag` is "
+        "repeatable and every tag must match; `author` is a username. Items carry no `content` or "
+        "`content_html`: read the doc by id or slug for them.",
+    ),
+    search_text=Text(
+        "Full-text search over public docs (for the gateway's /api/v1/search)",
+        "Ranked by score (title and tags > description > content), then newest, then id, "
+        "exactly like the snippets service's search, so the gateway can merge the two. For a query that "
+        "matches very many docs, only the newest 1,000 matches (configurable) are ranked. Each hit's "
+        "`cursor` continues after it. An empty query answers no hits, and so does any `language` "
+        "(docs have none). Content highlights come from the first 64 KiB of the markdown.",
+    ),
+    update_description="Only the fields sent change. The slug stays the same when the title changes, "
+    "so links to the doc keep working.",
 )
+routes = content_routers(KIND)
 router, internal_router = routes.router, routes.internal_router
 Docs = Annotated[DocService, Depends(routes.service)]
 
