@@ -187,11 +187,13 @@ class _Group:
     latest_at: datetime
 
 
-# Notifications with the title of their subject, as `_with_subjects` joins them.
+# Notifications with the title of their subject, as `_with_subjects` joins them, and their actor's
+# profile when the authors read model holds it.
 _MANY = (
     "SELECT n.recipient_id, n.id, n.type, n.actor_id, n.subject_kind, n.subject_id, n.read,"
-    " n.created_at, c.title FROM notifications n"
-    " LEFT JOIN content c ON c.kind = n.subject_kind AND c.id = n.subject_id WHERE n.id = ANY(%s)"
+    " n.created_at, c.title, a.username, a.full_name, a.avatar_url FROM notifications n"
+    " LEFT JOIN content c ON c.kind = n.subject_kind AND c.id = n.subject_id"
+    " LEFT JOIN authors a ON a.id = n.actor_id WHERE n.id = ANY(%s)"
 )
 
 
@@ -230,12 +232,17 @@ class NotificationService:
 
     async def many(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, tuple[UUID, NotificationRead]]:
         """(recipient, the notification as its recipient's list shows it) of each of `ids` still
-        there, from one read in `session`'s transaction (the push consumer's own) and one batched
-        call for the actors."""
+        there, from one read in `session`'s transaction (the push consumer's own), actors
+        included; only actors the authors read model lacks are asked for (one batched call)."""
         cursor = (await driver(session)).cursor(row_factory=namedtuple_row)
         await cursor.execute(_MANY, (ids,))
         rows = await cursor.fetchall()
-        actors = await authors_of(self.authors, {r.actor_id for r in rows})
+        actors = {
+            r.actor_id: Author(r.actor_id, r.username, r.full_name, r.avatar_url)
+            for r in rows
+            if r.username is not None
+        }
+        actors.update(await authors_of(self.authors, {r.actor_id for r in rows} - actors.keys()))
         return {r.id: (r.recipient_id, _read(r, actors)) for r in rows}
 
     async def grouped(
