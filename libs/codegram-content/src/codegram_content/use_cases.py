@@ -3,10 +3,13 @@
 Visibility (docs/architecture.md): public and unlisted items are readable by id by anyone, private
 ones only by their author, and an item someone may not see is a 404, exactly like one that never
 existed; changing or deleting someone else's item is a 403 only when it is visible. Authors come
-with one batched call per page, made after the page's short transaction has ended: no transaction
-or pooled connection is held while the users service answers. Counters and `liked_by_me` belong to
-the social service: counters are columns kept from its events (social_counts.py), `liked_by_me`
-comes from one batched call per page, made beside the authors' call.
+from the service's read model of them (authors.py): the public list reads them in its own
+statement, other reads in one batched read per page; those the model lacks are asked of the users
+service in one batched call, made after the page's read or short transaction has ended: no
+transaction or pooled connection is held while the users service answers. Counters and
+`liked_by_me` belong to the social service: counters are columns kept from its events
+(social_counts.py), `liked_by_me` comes from one batched call per page, made beside the authors'
+call.
 """
 
 from __future__ import annotations
