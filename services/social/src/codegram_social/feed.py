@@ -4,8 +4,9 @@ by a periodic sweep, and read newest first with a fallback to the content read m
 What keeps the feed complete is one rule every write below preserves: a user's timeline holds
 every public item of the people they follow that is at least as new as its oldest entry. A read
 takes what it can from the timeline and continues past its end over `content` (the followees'
-public items, one short index scan per followee), so a capped or trimmed timeline, or one that
-never had old items, still pages through everything without a repeat or a gap. Pages are keyset
+public items: first those among the newest public items of anyone, then one short index scan per
+followee), so a capped or trimmed timeline, or one that never had old items, still pages through
+everything without a repeat or a gap. Pages are keyset
 positions on (created_at, id), so items added while someone pages land before their cursor.
 """
 
