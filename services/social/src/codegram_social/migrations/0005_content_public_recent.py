@@ -18,11 +18,15 @@ SCHEMA = "social"
 
 
 def upgrade() -> None:
-    op.execute(
-        f"CREATE INDEX ix_content_public_recent ON {SCHEMA}.content (created_at DESC, id DESC) "
-        "INCLUDE (author_id, kind) WHERE visibility = 'public' AND NOT deleted"
-    )
+    # Built without blocking the read model's writes (it is as large as all public content):
+    # CONCURRENTLY runs outside the migration's transaction.
+    with op.get_context().autocommit_block():
+        op.execute(
+            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_content_public_recent ON {SCHEMA}.content "
+            "(created_at DESC, id DESC) INCLUDE (author_id, kind) WHERE visibility = 'public' AND NOT deleted"
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_content_public_recent", table_name="content", schema=SCHEMA)
+    with op.get_context().autocommit_block():
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {SCHEMA}.ix_content_public_recent")
