@@ -83,3 +83,54 @@ async def test_a_failing_batch_is_rolled_back_and_its_events_handled_one_by_one(
     assert await _processed(schema, consumer) == set(ids)
     info = await js.consumer_info(STREAM_NAME, consumer.durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_messages_the_consumer_has_no_use_for_are_acknowledged_without_a_transaction(
+    schema, js
+) -> None:
+    subject = f"codegram.kit{schema.name}.thing.mixed"
+    singles: list[str] = []
+    batches: list[list[str]] = []
+
+    async def handler(session, msg: Msg) -> None:
+        singles.append(msg.data.decode())
+
+    async def batch_handler(session, msgs: list[Msg]) -> None:
+        batches.append([m.data.decode() for m in msgs])
+
+    def relevant(msg: Msg) -> bool:
+        if msg.data.startswith(b"bad"):
+            raise ValueError("cannot judge")
+        return msg.data.startswith(b"mine")
+
+    consumer = schema.consumer(
+        js, subject, handler, name="mixed", batch_handler=batch_handler, relevant=relevant
+    )
+    bodies = ["mine-1", "other-1", "mine-2", "other-2", "bad-1"]
+    for body in bodies:
+        await js.publish(subject, body.encode(), headers={"Nats-Msg-Id": str(uuid.uuid4())})
+
+    msgs = await _fetch(consumer, 5)
+    ids = {m.data.decode(): m.headers["Nats-Msg-Id"] for m in msgs}
+    await consumer._dispatch(msgs)
+
+    # What it has use for (and what it cannot judge) is handled, once, with its processed rows.
+    assert batches == [["mine-1", "mine-2", "bad-1"]] and singles == []
+    assert await _processed(schema, consumer) == {ids["mine-1"], ids["mine-2"], ids["bad-1"]}
+    info = await js.consumer_info(STREAM_NAME, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0  # the others acknowledged too
+
+
+async def test_a_single_irrelevant_message_is_acknowledged_and_nothing_runs(schema, js) -> None:
+    subject = f"codegram.kit{schema.name}.thing.notmine"
+    singles: list[str] = []
+
+    async def handler(session, msg: Msg) -> None:
+        singles.append(msg.data.decode())
+
+    consumer = schema.consumer(js, subject, handler, name="notmine", relevant=lambda m: False)
+    await js.publish(subject, b"other", headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    await consumer._dispatch(await _fetch(consumer, 1))
+    assert singles == [] and await _processed(schema, consumer) == set()
+    info = await js.consumer_info(STREAM_NAME, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0

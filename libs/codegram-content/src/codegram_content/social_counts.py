@@ -99,11 +99,18 @@ def interaction_counts(entity: str, table: sa.Table) -> Callable[[ServiceRuntime
                 },
             )
 
+        def about_entity(msg: Msg) -> bool:
+            change = count_change(msg.subject, msg.data)
+            return change is not None and change[0] == entity
+
         return runtime.consumer(
             "social-counts",
             LIKE_EVENTS + COMMENT_EVENTS,
             handle,
             batch_handler=handle_many,
+            # The likes and comments of the other kind (docs for snippets) share the subjects:
+            # acknowledged without a transaction.
+            relevant=about_entity,
         )
 
     return build

@@ -189,6 +189,7 @@ class IdempotentConsumer:
         retry_base_seconds: float = 0.5,
         concurrency: int = 1,
         batch_handler: BatchHandler | None = None,
+        relevant: Callable[[Msg], bool] | None = None,
     ) -> None:
         for subject in subjects:
             if subjects_overlap(subject, f"{DEAD_LETTER_PREFIX}.>"):
@@ -218,6 +219,9 @@ class IdempotentConsumer:
         # can share, such as one read and one remote call for all). If that transaction fails,
         # each event of the batch goes through `handler` alone, with its own retries.
         self.batch_handler = batch_handler
+        # Optional: False for a message whose handling would change nothing (an event about
+        # another kind of subject on a shared subject): acknowledged without a transaction.
+        self.relevant = relevant
         self.max_deliver = max_deliver
         self.retry_base_seconds = retry_base_seconds
         self._stopping = asyncio.Event()
@@ -430,13 +434,41 @@ class IdempotentConsumer:
                 await asyncio.sleep(1.0)
                 continue
             backlog = self.batch > 1 and bool(msgs) and _pending_after(msgs[-1]) > 0
-            if self.batch_handler is not None and len(msgs) > 1:
-                await self._deliver_batch(msgs)
-            elif self.concurrency == 1 or len(msgs) == 1:
-                for msg in msgs:
-                    await self.deliver(msg)
-            else:
-                await self._deliver_concurrently(msgs)
+            await self._dispatch(msgs)
+
+    async def _dispatch(self, msgs: list[Msg]) -> None:
+        """A fetched batch: what is not for this consumer acknowledged at once, the rest handled."""
+        if self.relevant is not None:
+            msgs = await self._acknowledge_irrelevant(msgs)
+        if self.batch_handler is not None and len(msgs) > 1:
+            await self._deliver_batch(msgs)
+        elif self.concurrency == 1 or len(msgs) <= 1:
+            for msg in msgs:
+                await self.deliver(msg)
+        else:
+            await self._deliver_concurrently(msgs)
+
+    async def _acknowledge_irrelevant(self, msgs: list[Msg]) -> list[Msg]:
+        """The messages `relevant` keeps; the others are acknowledged without a transaction or a
+        processed row (their handling would change nothing, so it needs no record). A message the
+        predicate cannot judge is kept: the handler decides, with its retries."""
+        assert self.relevant is not None
+        kept: list[Msg] = []
+        skipped = 0
+        for msg in msgs:
+            try:
+                keep = self.relevant(msg)
+            except Exception:
+                keep = True
+            if keep:
+                kept.append(msg)
+                continue
+            skipped += 1
+            with contextlib.suppress(Exception):  # if lost, the redelivery is skipped again
+                await msg.ack()
+        if skipped:
+            EVENTS_CONSUMED.labels(self.service, self.durable, "skipped").inc(skipped)
+        return kept
 
     async def _deliver_batch(self, msgs: list[Msg]) -> None:
         """First deliveries together in one transaction; redeliveries (and, if the transaction
