@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from codegram_devstack.engines import free_port
-from codegram_gateway.upstream_http import ConnectFailed, Disconnected, Pool
+from codegram_gateway.upstream_http import ConnectFailed, Disconnected, Pool, PoolExhausted
 
 
 class Close(bytes):
@@ -213,3 +213,103 @@ def test_only_http_base_urls() -> None:
     assert Pool("http://users:8000/base").prefix == b"/base"
     assert Pool("http://users").authority == b"users"
     assert Pool("http://users:8000").authority == b"users:8000"
+
+
+async def test_an_answer_out_of_turn_breaks_the_connection_and_is_never_given_to_the_next_caller() -> None:
+    # The first answer carries a second one after it (a wrong length, or a service that answers
+    # twice); the next request must get its own answer on a new connection, not the stray one.
+    answered = []
+
+    def script(i: int, r: bytes) -> bytes:
+        answered.append(i)
+        return ok(b"first") + ok(b"stray") if len(answered) == 1 else ok(b"own")
+
+    async with serving(script) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}")
+        assert await get(pool) == (200, b"first")
+        assert await get(pool) == (200, b"own")
+        assert server.connections == 2
+
+
+async def test_bytes_on_an_idle_connection_retire_it() -> None:
+    async def script(i: int, r: bytes) -> bytes:
+        return ok(b"answer")
+
+    async with serving(script) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}")
+        assert await get(pool) == (200, b"answer")
+        idle = pool._idle[-1]
+        assert idle.transport is not None
+        # The service speaks while nobody asked (a 408 before it closes, say).
+        idle.data_received(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n")
+        assert await get(pool) == (200, b"answer")
+        assert server.connections == 2
+
+
+async def test_nothing_a_caller_passes_can_end_a_line_of_the_head() -> None:
+    async with serving(lambda i, r: ok(b"x")) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}")
+        assert await get(pool) == (200, b"x")  # the same pool sends a clean request
+        for target, headers in (
+            (b"/x\r\nx-user-id: 1", []),
+            (b"/x HTTP/1.1\r\n\r\nGET /y", []),
+            (b"/x", [(b"x-a", b"1\r\nx-user-id: 2")]),
+            (b"/x", [(b"x-a", b"1\nx-user-id: 2")]),
+            (b"/x", [(b"x-a", b"1\x00")]),
+            (b"/x y", []),
+        ):
+            with pytest.raises(ValueError):
+                await pool.request("GET", target, headers, None, 2.0, retry=True)
+        assert len(server.requests) == 1
+
+
+async def test_a_full_pool_gives_up_after_the_connect_timeout() -> None:
+    release = asyncio.Event()
+
+    async def script(i: int, r: bytes) -> bytes:
+        await release.wait()
+        return ok(b"late")
+
+    async with serving(script) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}", max_connections=1, connect_timeout=0.2)
+        busy = asyncio.create_task(get(pool))
+        await asyncio.sleep(0.05)
+        with pytest.raises(PoolExhausted):
+            await pool.request("GET", b"/", [], None, 5.0, retry=True)
+        release.set()
+        assert await busy == (200, b"late")
+        assert pool._open == 1 and server.connections == 1
+
+
+async def test_the_cap_holds_when_connections_are_given_back_and_closed_under_load() -> None:
+    async def script(i: int, r: bytes) -> bytes | None:
+        await asyncio.sleep(0.01)
+        return Close(ok(b"closing")) if i == 2 else ok(b"kept")
+
+    async with serving(script) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}", max_connections=3)
+        peak = 0
+
+        async def one() -> tuple[int, bytes]:
+            nonlocal peak
+            result = await get(pool)
+            peak = max(peak, pool._open)
+            return result
+
+        results = await asyncio.gather(*(one() for _ in range(40)))
+        assert {status for status, _ in results} == {200}
+        assert peak <= 3 and pool._open <= 3
+
+
+async def test_a_response_released_twice_does_not_close_the_next_callers_connection() -> None:
+    async with serving(lambda i, r: ok(b"x%d" % i)) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}")
+        first = await pool.request("GET", b"/", [], None, 2.0, retry=True)
+        await first.read()
+        first.release()
+        second = await pool.request("GET", b"/", [], None, 2.0, retry=True)
+        first.release()  # a caller's mistake: must not touch the connection `second` now uses
+        assert await second.read() == b"x1"
+        second.release()
+        assert server.connections == 1
+        assert len(pool._idle) == 1  # kept once, not once per release

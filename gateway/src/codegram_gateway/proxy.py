@@ -8,6 +8,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
+from urllib.parse import quote
 
 import aiohttp
 from starlette.responses import JSONResponse
@@ -207,7 +208,9 @@ class Upstreams:
             if body is None:
                 return  # the client went away mid-body: nothing is forwarded
         pool = self.pools[service]
-        target = scope.get("raw_path") or scope["path"].encode()
+        # The path as the client encoded it; a server that gives none gets the decoded path
+        # encoded again (never a decoded CR or LF).
+        target = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
         if query := scope.get("query_string"):
             target = b"%s?%s" % (target, query)
         headers = self._header_lines(scope)
@@ -226,6 +229,12 @@ class Upstreams:
             await error_response(504, "GATEWAY_TIMEOUT", f"{service} did not answer in time")(
                 scope, receive, with_headers(send, extra_headers)
             )
+            return
+        except ValueError:
+            # A control character in what would be sent on (the server in front parses requests
+            # so that none reaches here; this is the last guard against request smuggling).
+            refusal = error_response(400, "VALIDATION_ERROR", "malformed request")
+            await refusal(scope, receive, with_headers(send, extra_headers))
             return
         except UpstreamError as exc:
             log.warning("upstream unavailable", extra={"service": service, "error": describe(exc)})

@@ -35,7 +35,11 @@ class ConnectFailed(UpstreamError):
 
 
 class Disconnected(UpstreamError):
-    """The connection ended before the answer did."""
+    """The connection ended before the answer did, or the service answered out of turn."""
+
+
+class PoolExhausted(UpstreamError):
+    """Every connection to the service stayed busy for the connect timeout."""
 
 
 class Response:
@@ -74,7 +78,10 @@ class Response:
                 await connection.wait()
 
     def release(self) -> None:
-        self._connection.release()
+        """Once; a second call does nothing (the connection may serve someone else by then)."""
+        connection, self._connection = self._connection, None  # type: ignore[assignment]
+        if connection is not None:
+            connection.release()
 
 
 class _Connection(asyncio.Protocol):
@@ -93,6 +100,7 @@ class _Connection(asyncio.Protocol):
         self._reset()
 
     def _reset(self) -> None:
+        self.in_flight = False
         self.head_method = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -119,7 +127,8 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(Disconnected(f"malformed answer: {exc}"))
+            cause = exc.__cause__ if isinstance(exc.__cause__, Disconnected) else None
+            self._fail(cause or Disconnected(f"malformed answer: {exc}"))
             self.close()
 
     def eof_received(self) -> bool | None:
@@ -143,6 +152,12 @@ class _Connection(asyncio.Protocol):
         pass
 
     # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if not self.in_flight or self.complete:
+            # An answer nobody asked for (bytes on an idle connection, or a second answer after
+            # the one awaited): the connection can no longer say which answer is whose.
+            raise Disconnected("the service answered out of turn")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
@@ -189,6 +204,7 @@ class _Connection(asyncio.Protocol):
     # the client's side
 
     def send(self, head: bytes, body: bytes | None, method: str, read_timeout: float) -> None:
+        self.in_flight = True
         self.head_method = method == "HEAD"
         self._timeout = read_timeout
         assert self.transport is not None
@@ -298,13 +314,13 @@ class Pool:
         as the client sent them. With `retry`, a request that reached nothing (no connection, or
         a kept connection the service had closed) is sent once more on a new connection."""
         head = self._head(method, target, headers, body)
-        connection = await self._connection(read_timeout)
+        connection = await self._connection()
         try:
             return await self._exchange(connection, head, body, method, read_timeout)
         except Disconnected:
             if not (retry and connection.reused and not connection.received):
                 raise
-        connection = await self._connection(read_timeout, fresh=True)
+        connection = await self._connection(fresh=True)
         return await self._exchange(connection, head, body, method, read_timeout)
 
     def _head(
@@ -317,7 +333,17 @@ class Pool:
         if body is not None:
             lines += (b"content-length: ", str(len(body)).encode("ascii"), b"\r\n")
         lines.append(b"\r\n")
-        return b"".join(lines)
+        head = b"".join(lines)
+        # Nothing a caller passes may end a line or the head early (request smuggling, header
+        # injection): exactly one LF per line, each after a CR, no NUL, no space in the target.
+        if (
+            head.count(b"\n") != len(headers) + 3 + (body is not None)
+            or head.count(b"\r") != head.count(b"\n")
+            or b"\0" in head
+            or b" " in target
+        ):
+            raise ValueError("a request target or header value holds a control character")
+        return head
 
     async def _exchange(
         self, connection: _Connection, head: bytes, body: bytes | None, method: str, read_timeout: float
@@ -332,20 +358,35 @@ class Pool:
             raise
         return Response(connection)
 
-    async def _connection(self, read_timeout: float, *, fresh: bool = False) -> _Connection:
-        now = time.monotonic()
-        while self._idle and not fresh:
-            connection = self._idle.pop()
-            if connection.closed or now - connection.idle_since > self.idle_seconds:
-                connection.close()
-                self.forget(connection)
+    async def _connection(self, *, fresh: bool = False) -> _Connection:
+        """A kept connection (not with `fresh`), or a new one within the cap; past the cap, the
+        first one given back or closed, waited for at most the connect timeout."""
+        deadline = None
+        while True:
+            now = time.monotonic()
+            while self._idle and not fresh:
+                connection = self._idle.pop()
+                if (
+                    connection.closed
+                    or connection.received
+                    or now - connection.idle_since > self.idle_seconds
+                ):
+                    connection.close()
+                    self.forget(connection)
+                    continue
+                connection.reused = True
+                return connection
+            if self._open < self.max_connections:
+                break
+            if fresh and self._idle:
+                # A new connection is wanted and a kept one holds the slot: that one goes.
+                spare = self._idle.pop(0)
+                spare.close()
+                self.forget(spare)
                 continue
-            connection.reused = True
-            return connection
-        if self._open >= self.max_connections:
-            await self._wait_for_slot(read_timeout)
-            if self._idle and not fresh:
-                return await self._connection(read_timeout)
+            if deadline is None:
+                deadline = now + self.connect_timeout
+            await self._wait_for_slot(deadline - now)
         self._open += 1
         try:
             async with asyncio.timeout(self.connect_timeout):
@@ -362,17 +403,20 @@ class Pool:
             raise
         return connection
 
-    async def _wait_for_slot(self, read_timeout: float) -> None:
+    async def _wait_for_slot(self, seconds: float) -> None:
+        """Until a connection is given back or closed (then the caller looks again)."""
         slot = self.loop.create_future()
         self._slots.append(slot)
         try:
-            async with asyncio.timeout(read_timeout):
+            async with asyncio.timeout(max(0.0, seconds)):
                 await slot
-        except BaseException:
+        except BaseException as exc:
             if slot.done() and not slot.cancelled():
                 self._hand_on_slot()  # it was handed to us as we gave up: pass it on
             else:
                 slot.cancel()
+            if isinstance(exc, TimeoutError):
+                raise PoolExhausted(f"no connection free within {self.connect_timeout} s") from None
             raise
 
     def _hand_on_slot(self) -> None:
