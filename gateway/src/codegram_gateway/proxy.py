@@ -18,6 +18,7 @@ from yarl import URL
 from codegram_gateway.breaker import CircuitBreaker
 from codegram_gateway.upstream_http import ConnectFailed, Pool, UpstreamError
 from codegram_kit.runtime.context import current_request_id
+from codegram_kit.runtime.tracing import header_lines as trace_header_lines
 from codegram_kit.runtime.tracing import inject
 from codegram_kit.web.errors import error_response
 
@@ -171,9 +172,7 @@ class Upstreams:
         lines.append((b"x-request-id", (current_request_id() or "").encode("latin-1")))
         if client := scope.get("client"):
             lines.append((b"x-forwarded-for", client[0].encode("latin-1")))
-        trace: dict[str, str] = {}
-        inject(trace)
-        lines.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in trace.items())
+        lines += trace_header_lines()
         return lines
 
     def _url(self, service: str, scope: Scope, query: bytes | None = None) -> URL:

@@ -88,5 +88,19 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
     return carrier
 
 
+def header_lines() -> list[tuple[bytes, bytes]]:
+    """`inject` as raw header lines (name, value), for a request built as bytes (the gateway's
+    upstream client): the same fields and values, without a mapping in between."""
+    if _exporting:
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in inject({}).items()]
+    span = trace.get_current_span().get_span_context()
+    if not span.is_valid:
+        return []
+    lines = [(b"traceparent", b"00-%032x-%016x-%02x" % (span.trace_id, span.span_id, span.trace_flags))]
+    if span.trace_state:
+        lines.append((b"tracestate", span.trace_state.to_header().encode("latin-1")))
+    return lines
+
+
 def extract(carrier: Mapping[str, str]) -> otel_context.Context:
     return propagate.extract(carrier)
