@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from codegram_devstack.e2e import Member, member
@@ -72,9 +73,13 @@ async def test_an_edit_and_a_profile_change_reach_the_feed(
     fleet: RunningFleet, gateway: httpx.Client
 ) -> None:
     reader, author, snippet_id, doc_id = await _followed_items(fleet, gateway)
+    told = fleet.log("social").count("ContentChanged")
     edit = {"description": "other words", "tags": ["two"], "code": "print(2)\n"}
     assert gateway.patch(f"/snippets/{snippet_id}", headers=author.auth, json=edit).status_code == 200
     assert gateway.patch(f"/docs/{doc_id}", headers=author.auth, json={"title": "Renamed"}).status_code == 200
+    # Each edit is told to social as it answers (as a delete or a visibility change is), so the
+    # feed's next page shows no older version even before the events arrive.
+    await _until(lambda: fleet.log("social").count("ContentChanged") == told + 2, "social told of both edits")
     renamed = gateway.patch("/users/me", headers=author.auth, json={"full_name": "Another Name"})
     assert renamed.status_code == 200, renamed.text
 
@@ -95,15 +100,34 @@ async def test_an_edit_and_a_profile_change_reach_the_feed(
     )
 
 
-async def test_private_or_deleted_is_gone_from_the_next_page(
+def _kept_list_fields(fleet: RunningFleet, item_id: str) -> tuple[object, ...]:
+    """What social keeps of an item beyond the events' facts (looked at behind its back)."""
+    url = fleet.fleet.admin_url().replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT description, tags, language, code_preview, slug, listed_at FROM social.content"
+            " WHERE id = %s",
+            (item_id,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+async def test_private_or_deleted_is_gone_from_the_next_page_and_leaves_no_copy(
     fleet: RunningFleet, gateway: httpx.Client
 ) -> None:
     reader, author, snippet_id, doc_id = await _followed_items(fleet, gateway)
+    description, tags, _, code_preview, _, listed_at = _kept_list_fields(fleet, snippet_id)
+    assert (description, tags, code_preview) == ("first words", ["one"], "print(1)") and listed_at
+    assert _kept_list_fields(fleet, doc_id)[4] is not None  # the slug, kept while public
     made_private = gateway.patch(f"/docs/{doc_id}", headers=author.auth, json={"visibility": "private"})
     assert made_private.status_code == 200, made_private.text
     assert [i["id"] for i in _feed(gateway, reader)] == [snippet_id]
     assert gateway.delete(f"/snippets/{snippet_id}", headers=author.auth).status_code == 204
     assert _feed(gateway, reader) == []
+    # Neither the private doc's nor the deleted snippet's list fields are kept by social.
+    assert _kept_list_fields(fleet, doc_id) == (None,) * 6
+    assert _kept_list_fields(fleet, snippet_id) == (None,) * 6
     # Public again: back in the feed (the fan-out puts it back).
     public = gateway.patch(f"/docs/{doc_id}", headers=author.auth, json={"visibility": "public"})
     assert public.status_code == 200, public.text

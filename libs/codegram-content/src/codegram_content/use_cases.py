@@ -179,8 +179,9 @@ class ContentService(Generic[ItemT, FiltersT]):
         return await self.social.liked_among(str(viewer), self.event_kind.entity, ids) or set()
 
     async def _tell_social(self, item: ItemT, *, deleted: bool) -> None:
-        """After the commit of a delete or a visibility change: so that likes and comments of the
-        item answer accordingly at once, not only once social has its event."""
+        """After the commit of a delete or of any change a reader sees: so that likes and comments
+        of the item answer accordingly at once, and the feed shows no older version of it, not
+        only once social has its event."""
         if self.social is None:
             return
         change = social_pb2.ContentChangedRequest(
@@ -366,6 +367,7 @@ class ContentService(Generic[ItemT, FiltersT]):
             # Against what is locked; what was worked out above is reused (`_worked_out`), so only
             # an input someone else changed in between costs anything here.
             changed, search = await self._prepare(item, changes)
+            visible_change: list[str] = []
             if changed:
                 visible_change = [k for k in changed if k not in self.bookkeeping]
                 if visible_change:
@@ -373,7 +375,9 @@ class ContentService(Generic[ItemT, FiltersT]):
                 before, item = item, await self.repo.update(item, changed, search)
                 if visible_change:
                     await self.events.updated(before, item, visible_change)
-        if "visibility" in changed:
+        if visible_change:
+            # Any change a reader sees, not only of visibility: social's feed keeps an item's list
+            # fields per version, and shows none of a version older than the one it is told of.
             await self._tell_social(item, deleted=False)
         return (await self._with_authors([item], item.author_id))[0]
 

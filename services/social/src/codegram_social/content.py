@@ -65,6 +65,10 @@ class ListedItem:
     slug: str | None = None  # docs
 
 
+# What a feed item shows beyond the events' facts, read through the content service (and when).
+LIST_FIELDS = ("description", "tags", "language", "code_preview", "slug", "listed_at")
+
+
 def _subject(row: sa.Row[tuple[object, ...]]) -> Subject:
     return Subject(
         kind=row.kind,
@@ -121,6 +125,9 @@ class ContentRepository:
         }
         statement = insert(content).values(**values)
         excluded = statement.excluded
+        # The list fields read through are kept for public items only: an item made private or
+        # deleted leaves no copy of its description or code here.
+        listable = sa.and_(sa.not_(excluded.deleted), excluded.visibility == "public")
         statement = statement.on_conflict_do_update(
             index_elements=[content.c.kind, content.c.id],
             set_={
@@ -128,6 +135,7 @@ class ContentRepository:
                 "title": excluded.title,
                 "updated_at": excluded.updated_at,
                 "deleted": excluded.deleted,
+                **{name: sa.case((listable, content.c[name]), else_=sa.null()) for name in LIST_FIELDS},
             },
             where=sa.and_(
                 sa.not_(content.c.deleted),
@@ -151,12 +159,19 @@ class ContentRepository:
                     "title": i.facts.title,
                     "created_at": i.facts.created_at,
                     "updated_at": i.facts.updated_at,
-                    "description": i.description,
-                    "tags": i.tags,
-                    "language": i.language,
-                    "code_preview": i.code_preview,
-                    "slug": i.slug,
-                    "listed_at": i.facts.updated_at,
+                    # Only a public item's list fields are kept (see `remember`).
+                    **(
+                        {
+                            "description": i.description,
+                            "tags": i.tags,
+                            "language": i.language,
+                            "code_preview": i.code_preview,
+                            "slug": i.slug,
+                            "listed_at": i.facts.updated_at,
+                        }
+                        if i.facts.visibility == "public"
+                        else dict.fromkeys(LIST_FIELDS)
+                    ),
                 }
                 # In key order: two pages keeping the same items lock their rows in one order.
                 for i in sorted(items, key=lambda i: (i.facts.kind, i.facts.id))
