@@ -3,7 +3,7 @@ are of the item's current version, and whether the item is to be shown at all.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import uuid4
 
@@ -57,3 +57,34 @@ def test_only_a_public_live_item_of_the_timelines_author_is_shown() -> None:
     assert _shown(_row(deleted=True)) is False
     assert _shown(_row(owner_id=uuid4())) is False
     assert _shown(_row(owner_id=None)) is None  # not heard of: read through
+
+
+def test_an_entry_built_as_json_values_is_byte_for_byte_its_model() -> None:
+    import pydantic_core
+
+    from codegram_clients.users import Author
+    from codegram_social.feed_api import _entry, _entry_json
+
+    author = Author(AUTHOR, "ada", 'Ada "Countess" Lovelace ✓', "https://avatars.example/a.png")
+    cases = [
+        _row(),
+        _row(kind="doc", language=None, code_preview=None, slug="a-doc", tags=[]),
+        _row(description="", code_preview=None, language=None),  # a snippet with nothing listed yet
+        # Times as the database gives them (UTC), with and without microseconds, and in another zone.
+        _row(
+            created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            updated_at=AT + timedelta(microseconds=7),
+            listed_at=AT + timedelta(microseconds=7),
+        ),
+        _row(created_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5)))),
+    ]
+    for row in cases:
+        item = _from_row(row)
+        assert item is not None
+        for counts in (
+            {"likes_count": None, "comments_count": None, "liked": None},
+            {"likes_count": 3, "comments_count": 1, "liked": True},
+        ):
+            values = row | counts
+            model = _entry(item, author, values)
+            assert pydantic_core.to_json(_entry_json(item, author, values)) == pydantic_core.to_json(model)

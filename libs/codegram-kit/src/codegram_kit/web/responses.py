@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import pydantic_core
 from fastapi import Request, Response
@@ -32,9 +33,10 @@ def etag_json(request: Request, content: BaseModel, status_code: int = 200) -> R
 
 
 def page_response(
-    request: Request, items: Sequence[BaseModel], limit: int, next_cursor: str | None
+    request: Request, items: Sequence[BaseModel | dict[str, Any]], limit: int, next_cursor: str | None
 ) -> Response:
-    """`{"data": [...], "pagination": {...}}` plus a `Link: rel="next"` header when there is more."""
+    """`{"data": [...], "pagination": {...}}` plus a `Link: rel="next"` header when there is more.
+    Items are models, or the JSON values a model would serialise to."""
     body = _dumps({"data": list(items), "pagination": {"limit": limit, "next_cursor": next_cursor}})
     response = Response(body, media_type=JSON_MEDIA_TYPE)
     link = next_link(request.url.path, dict(request.query_params), next_cursor)
