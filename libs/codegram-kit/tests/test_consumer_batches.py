@@ -134,3 +134,37 @@ async def test_a_single_irrelevant_message_is_acknowledged_and_nothing_runs(sche
     assert singles == [] and await _processed(schema, consumer) == set()
     info = await js.consumer_info(STREAM_NAME, consumer.durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_lingering_consumer_handles_an_idle_moments_events_together(schema, js) -> None:
+    import asyncio
+
+    subject = f"codegram.kit{schema.name}.thing.lingered"
+    batches: list[list[str]] = []
+    singles: list[str] = []
+
+    async def handler(session, msg: Msg) -> None:
+        singles.append(msg.data.decode())
+
+    async def batch_handler(session, msgs: list[Msg]) -> None:
+        batches.append([m.data.decode() for m in msgs])
+
+    consumer = schema.consumer(
+        js, subject, handler, name="lingered", batch_handler=batch_handler, linger_seconds=0.4
+    )
+    running = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.sleep(1.5)  # idle: waiting on a one-message fetch
+        for i in range(5):  # a burst while idle: the first waits for the rest
+            await js.publish(subject, f"e{i}".encode(), headers={"Nats-Msg-Id": str(uuid.uuid4())})
+            await asyncio.sleep(0.02)
+        deadline = asyncio.get_running_loop().time() + 5
+        while sum(len(b) for b in batches) + len(singles) < 5:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 5)
+    assert batches == [[f"e{i}" for i in range(5)]] and singles == []
+    info = await js.consumer_info(STREAM_NAME, consumer.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -190,6 +190,7 @@ class IdempotentConsumer:
         concurrency: int = 1,
         batch_handler: BatchHandler | None = None,
         relevant: Callable[[Msg], bool] | None = None,
+        linger_seconds: float = 0.0,
     ) -> None:
         for subject in subjects:
             if subjects_overlap(subject, f"{DEAD_LETTER_PREFIX}.>"):
@@ -222,6 +223,13 @@ class IdempotentConsumer:
         # Optional: False for a message whose handling would change nothing (an event about
         # another kind of subject on a shared subject): acknowledged without a transaction.
         self.relevant = relevant
+        # Optional, with a batch size above 1: an event that finds the consumer idle waits this
+        # long for the ones behind it, which are then handled with it (one transaction for a
+        # batch handler). For consumers whose effect may lag a little (counters), not for those
+        # on a latency path (pushes).
+        if linger_seconds < 0:
+            raise ValueError("linger_seconds must not be negative")
+        self.linger_seconds = linger_seconds
         self.max_deliver = max_deliver
         self.retry_base_seconds = retry_base_seconds
         self._stopping = asyncio.Event()
@@ -426,6 +434,8 @@ class IdempotentConsumer:
                     msgs = await sub.fetch(self.batch, timeout=0.05)
                 else:
                     msgs = await sub.fetch(1, timeout=1.0)
+                    if self.linger_seconds and self.batch > 1:
+                        msgs += await self._linger(sub)
             except NatsTimeoutError:
                 backlog = False
                 continue
@@ -435,6 +445,16 @@ class IdempotentConsumer:
                 continue
             backlog = self.batch > 1 and bool(msgs) and _pending_after(msgs[-1]) > 0
             await self._dispatch(msgs)
+
+    async def _linger(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """What arrived while the first event waited `linger_seconds` (taken at once: a request
+        that finds some leaves nothing pending at the server)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.linger_seconds)
+        try:
+            return await sub.fetch(self.batch - 1, timeout=0.05)
+        except NatsTimeoutError:
+            return []
 
     async def _dispatch(self, msgs: list[Msg]) -> None:
         """A fetched batch: what is not for this consumer acknowledged at once, the rest handled."""
