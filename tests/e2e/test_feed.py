@@ -5,6 +5,8 @@ items are added, and a capped timeline that still pages through everything."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -73,6 +75,11 @@ def _page(gateway: httpx.Client, who: Member, limit: int = 100, cursor: str | No
 
 def _ids(body: dict[str, Any]) -> list[str]:
     return [entry["item"]["id"] for entry in body["data"]]
+
+
+def _past_timeline(cursor: str) -> bool:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded)).get("p") == 1
 
 
 def _everything(gateway: httpx.Client, who: Member, limit: int) -> list[str]:
@@ -299,6 +306,12 @@ async def test_a_capped_timeline_still_pages_through_everything(
     assert await timeline_size() == 4
     for limit in (1, 2, 3, 4, 5, 100):
         assert _everything(gateway, reader, limit) == newest_first, limit
+    # A page that reached the timeline's end marks its cursor, and the pages after it are read
+    # past the timeline alone; one that did not, does not.
+    assert not _past_timeline(_page(gateway, reader, 2)["pagination"]["next_cursor"])
+    marked = _page(gateway, reader, 5)["pagination"]["next_cursor"]
+    assert _past_timeline(marked)
+    assert _ids(_page(gateway, reader, 100, marked)) == newest_first[5:]
 
     # A follow into a trimmed timeline: the newcomer's items join without opening a gap.
     dave = await member(fleet, "dave")

@@ -429,10 +429,16 @@ class FeedReads:
     async def _run(self, read: Shaped) -> list[Any]:
         return await self.db.fast.fetch(read)
 
-    async def page(self, user_id: UUID, before: Position | None, limit: int) -> list[Any]:
+    async def page(
+        self, user_id: UUID, before: Position | None, limit: int, *, past_timeline: bool = False
+    ) -> tuple[list[Any], bool]:
         """Up to `limit` rows (`hydrated`'s) before `before`: the timeline's, then the followees'
-        items past it."""
-        found = await self._fetch("timeline", user_id, before, limit)
+        items past it; and whether the timeline has nothing left after them. With
+        `past_timeline` (an earlier page found its end above `before`), the timeline is not read:
+        past its end the followees' items are all read over the content read model anyway, so an
+        entry added below the position meanwhile (a follow's backfill) is found there too."""
+        found = [] if past_timeline else await self._fetch("timeline", user_id, before, limit)
+        past = past_timeline or len(found) < limit
         # Past the timeline's end: the followees' items among the newest public items first (a
         # page for whoever follows a good share of the authors posting), then one index range
         # per followee for the rest.
@@ -441,7 +447,7 @@ class FeedReads:
                 break
             after = (found[-1]["created_at"], found[-1]["id"]) if found else before
             found += await self._fetch(source, user_id, after, limit - len(found))
-        return found
+        return found, past
 
 
 async def _content_applied(js: JetStreamContext, sequence: int) -> bool:

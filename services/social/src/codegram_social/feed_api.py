@@ -29,7 +29,10 @@ from codegram_social.authors import local_authors
 from codegram_social.config import SocialSettings
 from codegram_social.content import ContentRepository, ListedItem
 from codegram_social.feed import FeedReads
-from codegram_social.paging import decode_id_position, encode_position
+from codegram_social.paging import decode_id_position, encode_position, has_flag
+
+# The cursor's mark of a position past the end of the reader's timeline.
+PAST_TIMELINE = "p"
 
 
 def _rfc3339(value: datetime) -> str:
@@ -179,9 +182,14 @@ class FeedService:
         self, user_id: UUID, cursor: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None]:
         before = decode_id_position(cursor)
-        found = await self.reads.page(user_id, before, limit + 1)
+        past_timeline = before is not None and has_flag(cursor, PAST_TIMELINE)
+        found, past = await self.reads.page(user_id, before, limit + 1, past_timeline=past_timeline)
         rows = found[:limit]
-        next_cursor = encode_position(rows[-1]["created_at"], rows[-1]["id"]) if len(found) > limit else None
+        next_cursor = None
+        if len(found) > limit:
+            # A page that reached the timeline's end says so to the next one, which then skips it.
+            flag = PAST_TIMELINE if past else None
+            next_cursor = encode_position(rows[-1]["created_at"], rows[-1]["id"], flag=flag)
         items: dict[UUID, ListedItem] = {}
         unlisted: dict[ContentKind, list[UUID]] = {"snippet": [], "doc": []}
         for row in rows:

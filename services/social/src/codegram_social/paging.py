@@ -17,8 +17,18 @@ def bad_cursor() -> ValidationFailed:
     )
 
 
-def encode_position(at: datetime, key: UUID | str) -> str:
-    return encode_cursor({"t": at.isoformat(), "i": str(key)})
+def encode_position(at: datetime, key: UUID | str, *, flag: str | None = None) -> str:
+    """A position; `flag` names something the next read may take for granted (see `has_flag`)."""
+    position: dict[str, Any] = {"t": at.isoformat(), "i": str(key)}
+    if flag is not None:
+        position[flag] = 1
+    return encode_cursor(position)
+
+
+def has_flag(cursor: str | None, flag: str) -> bool:
+    """Whether a cursor (already found valid by `decode_position`) carries `flag`."""
+    position = decode_cursor(cursor, ("t", "i"))
+    return position is not None and position.get(flag) == 1
 
 
 def decode_position(cursor: str | None) -> tuple[datetime, str] | None:
