@@ -19,7 +19,6 @@ from codegram_gateway.breaker import CircuitBreaker
 from codegram_gateway.upstream_http import ConnectFailed, Pool, UpstreamError
 from codegram_kit.runtime.context import current_request_id
 from codegram_kit.runtime.tracing import header_lines as trace_header_lines
-from codegram_kit.runtime.tracing import inject
 from codegram_kit.web.errors import error_response
 
 log = logging.getLogger("codegram.gateway")
@@ -68,7 +67,7 @@ _HANDSHAKE_STATUSES = {
 }
 # WebSocket handshake fields that aiohttp writes for the upstream leg itself.
 _WEBSOCKET_OWN = frozenset(
-    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+    {b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions", b"sec-websocket-protocol"}
 )
 
 
@@ -149,26 +148,21 @@ class Upstreams:
             if session is not None:
                 await session.close()
 
-    def _headers(self, scope: Scope, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    def _headers(self, scope: Scope, skip: frozenset[bytes] = frozenset()) -> dict[str, str]:
+        """`_header_lines` as a mapping (aiohttp's WebSocket client), a repeated field joined."""
         headers: dict[str, str] = {}
-        named = {token.decode("latin-1") for token in _connection_named(scope["headers"])}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1")
-            if name in HOP_BY_HOP or name in STRIPPED_REQUEST_HEADERS or name in skip or name in named:
-                continue
-            value = raw_value.decode("latin-1")
+        for raw_name, raw_value in self._header_lines(scope, skip):
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        headers["x-request-id"] = current_request_id() or ""
-        if scope.get("client"):
-            headers["x-forwarded-for"] = scope["client"][0]
-        inject(headers)
         return headers
 
-    def _header_lines(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        """The request's fields as the service gets them (what `_headers` keeps, as raw lines)."""
+    def _header_lines(self, scope: Scope, skip: frozenset[bytes] = frozenset()) -> list[tuple[bytes, bytes]]:
+        """The request's fields as the service gets them, as raw lines: hop-by-hop fields (and
+        those the client names in Connection), client-sent identity and forwarding fields, and
+        `skip` dropped; the request id, the client's address and the trace context set."""
         raw = scope["headers"]
         named = _connection_named(raw)
-        lines = [(k, v) for k, v in raw if k not in _REQUEST_DROPPED and k not in named]
+        lines = [(k, v) for k, v in raw if k not in _REQUEST_DROPPED and k not in named and k not in skip]
         lines.append((b"x-request-id", (current_request_id() or "").encode("latin-1")))
         if client := scope.get("client"):
             lines.append((b"x-forwarded-for", client[0].encode("latin-1")))
@@ -288,7 +282,7 @@ class Upstreams:
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
-        headers = self._headers(scope, skip=_WEBSOCKET_OWN | {"authorization", "cookie"})
+        headers = self._headers(scope, skip=_WEBSOCKET_OWN | {b"authorization", b"cookie"})
         if token is not None:
             headers["authorization"] = f"Bearer {token}"  # the service verifies it again
         query = "&".join(
