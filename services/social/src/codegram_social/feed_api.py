@@ -235,9 +235,9 @@ class FeedService:
 
 
 def _entry_json(item: ListedItem, author: Author, row: Any) -> dict[str, Any]:
-    """`_entry` as the JSON values its model serialises to, built directly (a page is built and
-    written on every feed request; the models stay the documented schema, and a unit test holds the
-    two to the same bytes)."""
+    """A feed entry as the JSON values its model (`FeedSnippetEntry` or `FeedDocEntry`) serialises
+    to, built directly: a page is built and written on every feed request. The models stay the
+    documented schema; a unit test builds the same entry through them and compares the bytes."""
     facts = item.facts
     likes_count, comments_count = row["likes_count"], row["comments_count"]
     fields: dict[str, Any] = {
@@ -274,28 +274,6 @@ def _utc_text(value: datetime) -> str:
 
 
 _ZERO = timedelta(0)
-
-
-def _entry(item: ListedItem, author: Author, row: Any) -> FeedSnippetEntry | FeedDocEntry:
-    facts = item.facts
-    likes_count, comments_count = row["likes_count"], row["comments_count"]
-    fields: dict[str, Any] = {
-        "id": str(facts.id),
-        "title": facts.title,
-        "description": item.description,
-        "tags": item.tags,
-        "visibility": facts.visibility,
-        "created_at": facts.created_at,
-        "updated_at": facts.updated_at,
-        "author": AuthorSummary.of(author),
-        "likes_count": 0 if likes_count is None else likes_count,
-        "comments_count": 0 if comments_count is None else comments_count,
-        "liked_by_me": bool(row["liked"]),
-    }
-    if facts.kind == "snippet":
-        snippet = FeedSnippet(**fields, language=item.language or "", code_preview=item.code_preview or "")
-        return FeedSnippetEntry(type="snippet", item=snippet)
-    return FeedDocEntry(type="doc", item=FeedDoc(**fields, slug=item.slug or ""))
 
 
 async def _feed_service(request: Request) -> FeedService:
