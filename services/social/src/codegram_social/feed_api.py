@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from grpc import aio
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field
 
 from codegram_clients.content import ContentFacts, ContentKind
 from codegram_clients.users import Author, AuthorDirectory, AuthorSummary, authors_of
+from codegram_content.api_models import Timestamp, rfc3339
 from codegram_kit.db.engine import Database
 from codegram_kit.db.ids import parse_id
 from codegram_kit.runtime.definition import ServiceRuntime
@@ -33,14 +34,6 @@ from codegram_social.paging import decode_id_position, encode_position, has_flag
 
 # The cursor's mark of a position past the end of the reader's timeline.
 PAST_TIMELINE = "p"
-
-
-def _rfc3339(value: datetime) -> str:
-    # As the content services write times: always with microseconds, so they sort as strings.
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
 
 
 class FeedItemFields(BaseModel):
@@ -255,8 +248,8 @@ def _entry_json(item: ListedItem, author: Author, row: Any) -> dict[str, Any]:
         "likes_count": 0 if likes_count is None else likes_count,
         "comments_count": 0 if comments_count is None else comments_count,
         "liked_by_me": bool(row["liked"]),
-        "created_at": _utc_text(facts.created_at),
-        "updated_at": _utc_text(facts.updated_at),
+        "created_at": rfc3339(facts.created_at),
+        "updated_at": rfc3339(facts.updated_at),
     }
     if facts.kind == "snippet":
         fields["language"] = item.language or ""
@@ -264,16 +257,6 @@ def _entry_json(item: ListedItem, author: Author, row: Any) -> dict[str, Any]:
         return {"type": "snippet", "item": fields}
     fields["slug"] = item.slug or ""
     return {"type": "doc", "item": fields}
-
-
-def _utc_text(value: datetime) -> str:
-    """`_rfc3339`, without converting a time that is in UTC already (as the database gives them)."""
-    if value.utcoffset() == _ZERO:
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-    return _rfc3339(value)
-
-
-_ZERO = timedelta(0)
 
 
 async def _feed_service(request: Request) -> FeedService:
