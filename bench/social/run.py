@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
+import json
 import os
 import platform
 import random
@@ -40,6 +42,7 @@ from seed import seed
 
 from codegram_devstack.fleet import RunningFleet, throwaway_fleet
 from codegram_kit.grpc.client import create_channel
+from codegram_kit.runtime.stalls import settle_heap
 from codegram_proto.codegram.users.v1 import users_pb2, users_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +133,11 @@ async def _likes_to_pushes(
             plan.append((liker, author, item))
     sent: dict[tuple[str, str], float] = {}
     latencies: list[float] = []
+    # For --trace: each like's send time, request time and push time, and this process's own
+    # pauses (garbage collections, event-loop lag), to tell the system's tail from the generator's.
+    put_times: dict[tuple[str, str], float] = {}
+    push_times: dict[tuple[str, str], float] = {}
+    pauses: list[tuple[str, float, float]] = []
     statuses: dict[int, int] = {}
     ws_url = gateway.replace("http://", "ws://") + "/api/v1/ws"
     connector = aiohttp.TCPConnector(limit=0)
@@ -151,6 +159,7 @@ async def _likes_to_pushes(
                     began = sent.get(key)
                     if began is not None:
                         latencies.append(time.perf_counter() - began)
+                        push_times[key] = latencies[-1]
                         received += 1
 
         readies = []
@@ -176,8 +185,32 @@ async def _likes_to_pushes(
                 ) as resp:
                     await resp.read()
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                put_times[(liker, item)] = time.perf_counter() - sent[(liker, item)]
 
+            gc_began = [0.0]
+
+            def on_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    gc_began[0] = time.perf_counter()
+                else:
+                    pauses.append((f"gc{info['generation']}", gc_began[0], time.perf_counter() - gc_began[0]))
+
+            async def lag() -> None:
+                while True:
+                    at = time.perf_counter()
+                    await asyncio.sleep(0.005)
+                    late = time.perf_counter() - at - 0.005
+                    if late > 0.01:
+                        pauses.append(("loop", at, late))
+
+            # The generator's own heap (users, tokens, the plan, 1,000 sockets) frozen out of the
+            # collector's passes, as the fleet's processes do: a full pass over it stopped this
+            # process for 100-150 ms, and the pushes it held up were counted as the system's.
+            settle_heap()
+            gc.callbacks.append(on_gc)
+            lag_task = asyncio.create_task(lag())
             began = time.perf_counter()
+            began_wall = time.time()
             tasks = []
             for n, (liker, _, item) in enumerate(plan):
                 delay = began + n / args.rate - time.perf_counter()
@@ -186,6 +219,8 @@ async def _likes_to_pushes(
                 tasks.append(asyncio.create_task(like(liker, item)))
             await asyncio.gather(*tasks)
             driven = time.perf_counter() - began
+            lag_task.cancel()
+            gc.callbacks.remove(on_gc)
         for _ in range(100):  # the last pushes, for up to 5 s
             if received >= len(plan):
                 break
@@ -193,6 +228,17 @@ async def _likes_to_pushes(
         for task in listeners:
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
+    if args.trace:
+        likes = [
+            (
+                round((sent[(liker, item)] - began) * 1000, 1),
+                round(put_times.get((liker, item), -1) * 1000, 1),
+                round(push_times.get((liker, item), -1) * 1000, 1),
+            )
+            for liker, _, item in plan
+        ]
+        pause_rows = [(kind, round((at - began) * 1000, 1), round(d * 1000, 1)) for kind, at, d in pauses]
+        args.trace.write_text(json.dumps({"began": began_wall, "likes": likes, "pauses": pause_rows}))
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
     return {
         "likes": len(plan),
@@ -254,6 +300,9 @@ def main() -> int:
     parser.add_argument("--timeline-cap", type=int, default=800)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--trace", type=Path, help="write each like's send, request and push times and the generator's pauses"
+    )
     parser.add_argument(
         "--report", type=Path, help="where to write the report (default: bench/results/social-<date>.md)"
     )

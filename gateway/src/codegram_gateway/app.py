@@ -21,6 +21,7 @@ from codegram_gateway.proxy import Upstreams
 from codegram_gateway.ratelimit import RateLimiter
 from codegram_gateway.routes import JWKS, RouteTable
 from codegram_kit.runtime.readiness import degradable
+from codegram_kit.runtime.stalls import StallWatch
 from codegram_kit.web.app import RequestContextMiddleware
 from codegram_kit.web.app import create_app as create_base_app
 from codegram_kit.web.tokens import TokenVerifier
@@ -64,9 +65,12 @@ def create_app(settings: GatewaySettings) -> Gateway:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await upstreams.start()
         limiter.start()
+        stalls = StallWatch("gateway")
+        stalls.start()
         try:
             yield
         finally:
+            await stalls.stop()
             await limiter.close()
             await upstreams.close()
             if readiness_redis is not None:

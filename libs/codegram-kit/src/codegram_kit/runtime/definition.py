@@ -42,6 +42,7 @@ from codegram_kit.messaging.outbox import Outbox, OutboxRelay
 from codegram_kit.runtime.logging import configure_logging
 from codegram_kit.runtime.readiness import ReadinessCheck, degradable
 from codegram_kit.runtime.settings import ServiceSettings
+from codegram_kit.runtime.stalls import StallWatch, settle_heap
 from codegram_kit.runtime.tracing import configure_tracing
 from codegram_kit.web.app import create_app
 from codegram_kit.web.tokens import TokenVerifier
@@ -269,11 +270,14 @@ def build_service_app(
             grpc_server.register(lambda server, r=registrar: r(runtime, server))
         await grpc_server.start()
         await runtime.start_messaging(consumers, jobs, periodic)
+        stalls = StallWatch(settings.service_name)
+        stalls.start()
         log.info("service started", extra={"http_port": settings.http_port, "grpc_port": settings.grpc_port})
         try:
             yield
         finally:
             # uvicorn has stopped taking requests; now drain gRPC, then messaging, then the pool.
+            await stalls.stop()
             await grpc_server.stop(settings.shutdown_grace_seconds)
             await runtime.stop_messaging()
             await runtime.close_channels()
@@ -303,6 +307,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         server_header=False,
         access_log=False,  # the request context middleware writes the one access line
     )
+    settle_heap()
     uvicorn.Server(config).run()
 
 
