@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from codegram_devstack.engines import free_port
 from codegram_gateway.app import Gateway, create_app
 from codegram_gateway.config import GatewaySettings
 from codegram_kit.runtime.logging import configure_logging
-from codegram_kit.runtime.metrics import HTTP_REQUESTS
 from codegram_kit.runtime.tracing import configure_tracing
 
 BODY = b'{"username": "someone", "bio": "' + b"x" * 300 + b'"}'
@@ -64,7 +64,8 @@ def _access_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 
 def _count(route: str, status: str) -> float:
-    return float(HTTP_REQUESTS.labels("gateway", "GET", route, status)._value.get())
+    labels = {"service": "gateway", "method": "GET", "route": route, "status": status}
+    return REGISTRY.get_sample_value("codegram_http_requests_total", labels) or 0.0
 
 
 def test_a_proxied_request_keeps_its_id_limits_metrics_and_access_line(

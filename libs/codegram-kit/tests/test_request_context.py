@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from codegram_kit.runtime.logging import REDACTED, configure_logging
-from codegram_kit.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from codegram_kit.runtime.tracing import configure_tracing
 from codegram_kit.web.app import create_app
 
@@ -75,13 +75,13 @@ def test_the_access_line_masks_a_credential_in_the_path(capsys: pytest.CaptureFi
 
 
 def test_requests_are_counted_by_route_pattern_and_status() -> None:
+    labels = {"service": "ctx-tests", "method": "GET", "route": "/items/{item_id}"}
+
     def count(status: str) -> float:
-        value = HTTP_REQUESTS.labels("ctx-tests", "GET", "/items/{item_id}", status)._value.get()
-        return float(value)
+        return REGISTRY.get_sample_value("codegram_http_requests_total", {**labels, "status": status}) or 0.0
 
     def observed() -> float:
-        samples = HTTP_LATENCY.labels("ctx-tests", "GET", "/items/{item_id}")._sum.get()
-        return float(samples)
+        return REGISTRY.get_sample_value("codegram_http_request_duration_seconds_sum", labels) or 0.0
 
     before, before_sum = count("200"), observed()
     with _client() as client:

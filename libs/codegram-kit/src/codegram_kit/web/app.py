@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codegram_kit.runtime.context import accept_request_id, request_id_var
 from codegram_kit.runtime.logging import AccessLog
-from codegram_kit.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from codegram_kit.runtime.metrics import HTTP_METRICS
 from codegram_kit.runtime.readiness import evaluate as evaluate_readiness
 from codegram_kit.runtime.tracing import exporting, extract, unrecorded_span
 from codegram_kit.web.errors import error_response, install_error_handlers
@@ -36,15 +36,15 @@ _TRACE_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate", b"
 class RequestContextMiddleware:
     """Pure ASGI middleware: request id, trace span, metrics and one access-log line per request.
 
-    Every request of every process passes here, so it reads the headers once, keeps the metrics'
-    label children, makes the span directly when nothing records spans (tracing.unrecorded_span)
+    Every request of every process passes here, so it reads the headers once, keeps its metrics'
+    series, makes the span directly when nothing records spans (tracing.unrecorded_span)
     and writes the access line without a LogRecord (logging.AccessLog)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
         self.tracer = trace.get_tracer("codegram.http")
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._series: dict[tuple[str, str, int], list[float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,15 +114,11 @@ class RequestContextMiddleware:
     ) -> None:
         route_label = getattr(scope.get("route"), "path", None) or "unmatched"
         key = (method, route_label, status)
-        children = self._children.get(key)
-        if children is None:
+        series = self._series.get(key)
+        if series is None:
             # Bounded like the metrics themselves: methods, route patterns and statuses.
-            children = self._children[key] = (
-                HTTP_REQUESTS.labels(self.service, method, route_label, str(status)),
-                HTTP_LATENCY.labels(self.service, method, route_label),
-            )
-        children[0].inc()
-        children[1].observe(elapsed)
+            series = self._series[key] = HTTP_METRICS.series(self.service, method, route_label, status)
+        HTTP_METRICS.observe(series, elapsed)
         path = scope["path"]
         if path not in _QUIET_PATHS:
             _access.write(method, path, status, round(elapsed * 1000, 2), span)
