@@ -157,3 +157,27 @@ async def test_a_sync_carries_only_the_counters_used_since_the_last_one() -> Non
     clock.now += 0.1
     await limiter.sync()
     assert len(redis.calls) == calls + 1
+
+
+async def test_one_caller_under_two_rates_keeps_two_counts() -> None:
+    limiter = RateLimiter(None, clock=Clock(6000.0))
+    minute, second = Rate(2, 60), Rate(5, 1)
+    assert [(await limiter.check("ip", "a", minute)).allowed for _ in range(3)] == [True, True, False]
+    assert all([(await limiter.check("ip", "a", second)).allowed for _ in range(5)])
+    assert not (await limiter.check("ip", "a", second)).allowed
+
+
+async def test_without_redis_past_windows_are_forgotten() -> None:
+    clock = Clock(6000.0)
+    limiter = RateLimiter(None, clock=clock)
+    rate = Rate(3, 60)
+    for caller in ("a", "b", "c"):
+        assert (await limiter.check("ip", caller, rate)).allowed
+    await limiter.sync()
+    assert len(limiter._counters) == 6 and len(limiter._windows) == 3  # still in use: kept
+    assert (await limiter.check("ip", "a", rate)).remaining == 1  # and still counting
+
+    clock.now += 121  # two windows later nobody's counts weigh any more
+    await limiter.sync()
+    assert limiter._counters == {} and limiter._windows == {}
+    assert (await limiter.check("ip", "a", rate)).remaining == 2

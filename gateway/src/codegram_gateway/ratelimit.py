@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
@@ -78,8 +79,10 @@ class Rate:
         return cls(int(match.group(1)), count * _PERIODS[match.group(3)])
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One request's verdict (a tuple: made for every request, and a frozen dataclass's fields
+    each cost a call to set)."""
+
     allowed: bool
     rate: Rate
     remaining: int
@@ -124,10 +127,6 @@ class _Counter:
     used_in: int = 0  # the sync round it was last used in
     ttl: int = 120  # seconds: the window after this one still reads it as "previous"
 
-    @property
-    def total(self) -> int:
-        return self.synced + self.pending
-
 
 @dataclass
 class RateLimiter:
@@ -136,6 +135,9 @@ class RateLimiter:
     clock: Callable[[], float] = time.time
     retry_redis_after: float = 1.0
     _counters: dict[str, _Counter] = field(default_factory=dict)
+    # (bucket, who, window length) -> (window index, its counter, the previous window's): the keys
+    # of a caller's counters made once per window instead of on every request.
+    _windows: dict[tuple[str, str, int], tuple[int, _Counter, _Counter]] = field(default_factory=dict)
     _redis_down_until: float = 0.0
     _redis_up: bool = True
     _round: int = 0  # sync rounds started; a counter used in the current one is synced next
@@ -147,9 +149,9 @@ class RateLimiter:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        # In exact mode the loop only flushes what was counted locally while Redis was away.
-        if self.redis is not None:
-            self._task = asyncio.create_task(self._sync_forever(), name="rate-limit-sync")
+        # In exact mode the loop only flushes what was counted locally while Redis was away;
+        # without Redis it only forgets the counters of past windows.
+        self._task = asyncio.create_task(self._sync_forever(), name="rate-limit-sync")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -166,26 +168,34 @@ class RateLimiter:
         index, elapsed = divmod(now, rate.window)
         weight = 1.0 - elapsed / rate.window
         window_index = int(index)
-        current_key = f"rl:{bucket}:{who}:{window_index}"
-        previous_key = f"rl:{bucket}:{who}:{window_index - 1}"
         if (exact or self.sync_interval <= 0) and self._redis_usable(now):
             try:
                 assert self._script is not None
                 admitted, current, previous = await self._script(
-                    keys=[current_key, previous_key], args=[rate.limit, repr(weight), rate.window * 2000]
+                    keys=[_key(bucket, who, window_index), _key(bucket, who, window_index - 1)],
+                    args=[rate.limit, repr(weight), rate.window * 2000],
                 )
                 self._redis_ok()
                 estimate = previous * weight + current - (1 if admitted else 0)
                 return _decide(bucket, bool(admitted), rate, estimate, previous, elapsed)
             except (RedisError, OSError) as exc:
                 self._redis_failed(exc)
-        current = self._counter(current_key, now, rate)
-        previous = self._counter(previous_key, now, rate)
-        estimate = previous.total * weight + current.total
+        slot = (bucket, who, rate.window)
+        cached = self._windows.get(slot)
+        if cached is not None and cached[0] == window_index:
+            _, current, previous = cached
+            current.used_at = previous.used_at = now
+            current.used_in = previous.used_in = self._round
+        else:
+            current = self._counter(_key(bucket, who, window_index), now, rate)
+            previous = self._counter(_key(bucket, who, window_index - 1), now, rate)
+            self._windows[slot] = (window_index, current, previous)
+        previous_total = previous.synced + previous.pending
+        estimate = previous_total * weight + current.synced + current.pending
         admitted = estimate + 1 <= rate.limit
         if admitted:
             current.pending += 1
-        return _decide(bucket, admitted, rate, estimate, previous.total, elapsed)
+        return _decide(bucket, admitted, rate, estimate, previous_total, elapsed)
 
     def _counter(self, key: str, now: float, rate: Rate) -> _Counter:
         counter = self._counters.get(key)
@@ -204,13 +214,20 @@ class RateLimiter:
     async def sync(self) -> None:
         """Add the pending counts to Redis and read back the fleet-wide totals of the counters used
         since the last sync, in one round trip."""
-        if self.redis is None:
-            return
         now = self.clock()
-        stale = [k for k, c in self._counters.items() if not c.pending and now - c.used_at > c.ttl]
+        # Without Redis a count is never handed over: its window's end is its end.
+        keep_pending = self.redis is not None
+        stale = [
+            k
+            for k, c in self._counters.items()
+            if now - c.used_at > c.ttl and not (keep_pending and c.pending)
+        ]
         for key in stale:
             del self._counters[key]
-        if not self._counters or not self._redis_usable(now):
+        if stale:
+            # A window's counters are stale only once its index is past: no check would use them.
+            self._windows = {k: w for k, w in self._windows.items() if now - w[1].used_at <= w[1].ttl}
+        if self.redis is None or not self._counters or not self._redis_usable(now):
             return
         current = self._round
         self._round += 1  # a check from now on is in the next round
@@ -259,6 +276,10 @@ class RateLimiter:
             self._redis_up = True
             REDIS_UP.set(1)
             log.info("redis reachable again: rate limits shared")
+
+
+def _key(bucket: str, who: str, window_index: int) -> str:
+    return f"rl:{bucket}:{who}:{window_index}"
 
 
 def _decide(
