@@ -202,10 +202,12 @@ class AccessLog:
         method: str,
         path: str,
         status: int,
-        duration_ms: float,
+        seconds: float,
         span: trace.SpanContext | None = None,
+        request_id: str | None = None,
     ) -> None:
-        """One access line; `span` is the request's, when the caller holds it (else the current)."""
+        """One access line, its duration in milliseconds to two decimals; `span` and `request_id`
+        are the request's, when the caller holds them (else the current ones)."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
         handler, root = _json_handler, logging.root
@@ -216,13 +218,15 @@ class AccessLog:
             or len(root.handlers) != 1
             or root.handlers[0] is not handler
         ):
+            duration_ms = round(seconds * 1000, 2)
             fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
             self.logger.info("request", extra=fields)
             return
         now = time.time()
         if span is None:
             span = trace.get_current_span().get_span_context()
-        request_id = current_request_id()
+        if request_id is None:
+            request_id = current_request_id()
         trace_id = f'"{span.trace_id:032x}"' if span.is_valid else "null"
         line = (
             f'{{"time": "{_formatter.time_text(now)}", "level": "INFO", "logger": {self._name}, '
@@ -230,7 +234,7 @@ class AccessLog:
             f'"request_id": {_json_string(request_id)}, '
             f'"trace_id": {trace_id}, '
             f'"method": {_json_string(method)}, "path": {_json_string(path)}, "status": {status}, '
-            f'"duration_ms": {duration_ms!r}}}'
+            f'"duration_ms": {seconds * 1000:.2f}}}'  # a JSON number (round() and repr() cost more)
         )
         # Only the path and the request id come from the client (a method is a token the server
         # parsed, the rest is ours and holds no secret shape): the line is masked when they may

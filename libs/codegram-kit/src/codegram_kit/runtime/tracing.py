@@ -11,6 +11,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 _configured = False
 _exporting = False
@@ -97,8 +98,9 @@ def header_lines() -> list[tuple[bytes, bytes]]:
     if not span.is_valid:
         return []
     lines = [(b"traceparent", b"00-%032x-%016x-%02x" % (span.trace_id, span.span_id, span.trace_flags))]
-    if span.trace_state:
-        lines.append((b"tracestate", span.trace_state.to_header().encode("latin-1")))
+    state = span.trace_state
+    if state is not DEFAULT_TRACE_STATE and state:  # the default is empty (and its len() is Python)
+        lines.append((b"tracestate", state.to_header().encode("latin-1")))
     return lines
 
 

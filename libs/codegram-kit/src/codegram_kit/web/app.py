@@ -105,12 +105,19 @@ class RequestContextMiddleware:
             if recording:
                 span.set_attribute("http.response.status_code", status)
                 span.end()
-            self._observe(scope, method, status, time.perf_counter() - start, span.get_span_context())
+            elapsed = time.perf_counter() - start
+            self._observe(scope, method, status, elapsed, span.get_span_context(), request_id)
             otel_context.detach(ctx_token)
             request_id_var.reset(token)
 
     def _observe(
-        self, scope: Scope, method: str, status: int, elapsed: float, span: trace.SpanContext | None = None
+        self,
+        scope: Scope,
+        method: str,
+        status: int,
+        elapsed: float,
+        span: trace.SpanContext | None = None,
+        request_id: str | None = None,
     ) -> None:
         route_label = getattr(scope.get("route"), "path", None) or "unmatched"
         key = (method, route_label, status)
@@ -121,7 +128,7 @@ class RequestContextMiddleware:
         HTTP_METRICS.observe(series, elapsed)
         path = scope["path"]
         if path not in _QUIET_PATHS:
-            _access.write(method, path, status, round(elapsed * 1000, 2), span)
+            _access.write(method, path, status, elapsed, span, request_id)
 
 
 def add_operational_routes(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
