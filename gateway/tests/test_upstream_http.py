@@ -166,6 +166,21 @@ async def test_a_service_that_does_not_answer_in_time_is_a_timeout_and_frees_its
         assert await get(pool) == (200, b"late")  # the one slot was given back
 
 
+async def test_an_answer_within_its_timeout_is_waited_for_and_the_sweep_then_stops() -> None:
+    async def slow(i: int, r: bytes) -> bytes:
+        await asyncio.sleep(0.3)  # several of the timeout sweep's turns
+        return ok(b"late")
+
+    async with serving(slow) as server:
+        pool = Pool(f"http://127.0.0.1:{server.port}")
+        assert await asyncio.wait_for(pool.request("GET", b"/", [], None, 1.0, retry=True), 2) is not None
+        assert pool.sweep is not None  # it looked at the wait while it lasted
+        await asyncio.sleep(0.15)
+        assert pool.sweep is None  # nothing waits: no timer left running
+        with pytest.raises(TimeoutError):
+            await pool.request("GET", b"/", [], None, 0.1, retry=True)
+
+
 async def test_the_cap_makes_requests_wait_for_a_connection() -> None:
     async def answer(i: int, r: bytes) -> bytes:
         await asyncio.sleep(0.05)
