@@ -181,3 +181,16 @@ async def test_without_redis_past_windows_are_forgotten() -> None:
     await limiter.sync()
     assert limiter._counters == {} and limiter._windows == {}
     assert (await limiter.check("ip", "a", rate)).remaining == 2
+
+
+async def test_checks_redis_must_answer_are_not_made_locally() -> None:
+    clock = Clock(6000.0)
+    rate = Rate(5, 60)
+    local = RateLimiter(_RecordingRedis(), clock=clock)  # type: ignore[arg-type]
+    decision = local.check_locally("ip", "a", rate)
+    assert decision is not None and decision.remaining == 4
+    exact = RateLimiter(_RecordingRedis(), clock=clock, sync_interval=0)  # type: ignore[arg-type]
+    assert exact.check_locally("ip", "a", rate) is None  # every check is Redis's
+    exact._redis_failed(OSError("down"))
+    decision = exact.check_locally("ip", "a", rate)  # Redis away: counted here meanwhile
+    assert decision is not None and decision.remaining == 4

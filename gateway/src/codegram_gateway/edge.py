@@ -187,11 +187,17 @@ class ApiEdge:
         token, refusal = _token(scope, websocket)
         principal: Principal | None = None
         if token is not None and refusal is None:
-            try:
-                principal = await self.verifier.verify(token)
-            except Unauthorized as exc:
-                refusal = exc.message
-        decision = await self._limit(scope, principal)
+            # A token seen a moment ago, and the limit on this replica's counts, are known without
+            # a coroutine (each level costs every request); the rest is awaited.
+            principal = self.verifier.remembered(token)
+            if principal is None:
+                try:
+                    principal = await self.verifier.verify(token)
+                except Unauthorized as exc:
+                    refusal = exc.message
+        decision = self._limit_locally(scope, principal)
+        if decision is None:
+            decision = await self._limit(scope, principal)
         if websocket:
             await self._websocket(scope, receive, send, decision, refusal, token, principal)
             return
@@ -212,6 +218,14 @@ class ApiEdge:
             await self.upstreams.forward(scope, receive, send, route.service, route.timeout, limit_headers)
         else:
             await self._not_proxied(scope, receive, with_headers(send, limit_headers), route, allowed)
+
+    def _limit_locally(self, scope: Scope, principal: Principal | None) -> Decision | None:
+        """`_limit` when this replica's counts decide (None: ask `_limit`)."""
+        if scope["path"].startswith(AUTH_PREFIX):
+            return None  # sign-in is counted exactly, in Redis
+        if principal is not None:
+            return self.limiter.check_locally("user", principal.user_id, self.limits.authenticated)
+        return self.limiter.check_locally("ip", client_ip(scope, self.trusted), self.limits.anonymous)
 
     async def _limit(self, scope: Scope, principal: Principal | None) -> Decision:
         if scope["path"].startswith(AUTH_PREFIX):

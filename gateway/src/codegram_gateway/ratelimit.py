@@ -164,22 +164,42 @@ class RateLimiter:
 
     # -- checks ----------------------------------------------------------------------------------
     async def check(self, bucket: str, who: str, rate: Rate, *, exact: bool = False) -> Decision:
+        if not exact:
+            decision = self.check_locally(bucket, who, rate)
+            if decision is not None:
+                return decision
         now = self.clock()
+        if not self._redis_usable(now):
+            return self._count(bucket, who, rate, now)
         index, elapsed = divmod(now, rate.window)
         weight = 1.0 - elapsed / rate.window
         window_index = int(index)
-        if (exact or self.sync_interval <= 0) and self._redis_usable(now):
-            try:
-                assert self._script is not None
-                admitted, current, previous = await self._script(
-                    keys=[_key(bucket, who, window_index), _key(bucket, who, window_index - 1)],
-                    args=[rate.limit, repr(weight), rate.window * 2000],
-                )
-                self._redis_ok()
-                estimate = previous * weight + current - (1 if admitted else 0)
-                return _decide(bucket, bool(admitted), rate, estimate, previous, elapsed)
-            except (RedisError, OSError) as exc:
-                self._redis_failed(exc)
+        try:
+            assert self._script is not None
+            admitted, current, previous = await self._script(
+                keys=[_key(bucket, who, window_index), _key(bucket, who, window_index - 1)],
+                args=[rate.limit, repr(weight), rate.window * 2000],
+            )
+            self._redis_ok()
+            estimate = previous * weight + current - (1 if admitted else 0)
+            return _decide(bucket, bool(admitted), rate, estimate, previous, elapsed)
+        except (RedisError, OSError) as exc:
+            self._redis_failed(exc)
+        return self._count(bucket, who, rate, now)  # counted here until Redis is back
+
+    def check_locally(self, bucket: str, who: str, rate: Rate) -> Decision | None:
+        """`check` on this replica's counts, without a coroutine (the hot path would rather not
+        make one), or None when the check is one Redis must answer (SYNC_INTERVAL 0: every
+        check exact)."""
+        now = self.clock()
+        if self.sync_interval <= 0 and self._redis_usable(now):
+            return None
+        return self._count(bucket, who, rate, now)
+
+    def _count(self, bucket: str, who: str, rate: Rate, now: float) -> Decision:
+        index, elapsed = divmod(now, rate.window)
+        weight = 1.0 - elapsed / rate.window
+        window_index = int(index)
         slot = (bucket, who, rate.window)
         cached = self._windows.get(slot)
         if cached is not None and cached[0] == window_index:

@@ -102,9 +102,13 @@ async def test_a_remembered_token_still_expires_on_time() -> None:
         BaseProcessSettings(jwt_test_public_key=KEY.public_pem, jwt_leeway_seconds=0)
     )
     token = KEY.mint("user-1", ttl=1)
+    assert strict.remembered(token) is None  # not verified yet
     assert (await strict.verify(token)).user_id == "user-1"
     assert (await strict.verify(token)).user_id == "user-1"  # from memory
+    remembered = strict.remembered(token)
+    assert remembered is not None and remembered.user_id == "user-1"
     await asyncio.sleep(1.1)
+    assert strict.remembered(token) is None
     with pytest.raises(Unauthorized):
         await strict.verify(token)
 
@@ -114,6 +118,7 @@ async def test_a_refused_token_is_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(Unauthorized):
             await v.verify(_tampered())
+        assert v.remembered(_tampered()) is None
 
 
 HOSTILE = hostile_tokens(KEY)

@@ -113,17 +113,28 @@ class TokenVerifier:
                 log.warning("jwks refresh failed", extra={"error": repr(exc)})
 
     async def verify(self, token: str) -> Principal:
+        principal = self.remembered(token)
+        if principal is not None:
+            return principal
         now = time.monotonic()
-        stale = self.jwks_url is not None and now - self._last_fetch > self.cache_seconds
-        cached = self._verified.get(token)
-        if cached is not None and not stale:
-            principal, valid_until = cached
-            if now < valid_until:
-                return principal
-            del self._verified[token]
         principal, expires_in = await self._verify(token)
         self._remember(token, principal, now + min(expires_in, VERIFIED_CACHE_SECONDS))
         return principal
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified a moment ago (see VERIFIED_CACHE_SECONDS), or None:
+        `verify` without a coroutine, for the hot path that would rather not make one."""
+        cached = self._verified.get(token)
+        if cached is None:
+            return None
+        now = time.monotonic()
+        if self.jwks_url is not None and now - self._last_fetch > self.cache_seconds:
+            return None  # the key set is due to be read again: verify in full
+        principal, valid_until = cached
+        if now < valid_until:
+            return principal
+        del self._verified[token]
+        return None
 
     def _remember(self, token: str, principal: Principal, valid_until: float) -> None:
         self._verified[token] = (principal, valid_until)
