@@ -30,6 +30,8 @@ API_PREFIX = "/api/v1/"
 AUTH_PREFIX = "/api/v1/auth/"
 # Socket.IO's own path, outside the API (its clients expect it at the root).
 SOCKET_IO_PREFIX = "/socket.io/"
+# Set on a request's scope once CORS and the body limit have it (ApiEdge.guarded).
+_GUARDED = "codegram.guarded"
 EXPOSED_HEADERS = [
     "X-Request-ID",
     "ETag",
@@ -176,8 +178,19 @@ class ApiEdge:
         self.limits = limits
         self.trusted = list(trusted_proxies)
         self.sockets = OpenSockets(websocket_max_per_user)
+        # CORS and the body limit, around this edge again (see edge_stack): a request with an
+        # Origin header or a body goes through them first.
+        self.guarded: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.guarded is not None and _GUARDED not in scope:
+            # Both layers would pass anything else through unchanged, so only these pay for them
+            # (checked here, not in a layer in front: each coroutine level costs every request).
+            for name, _ in scope["headers"]:
+                if name == b"origin" or name == b"content-length" or name == b"transfer-encoding":
+                    scope[_GUARDED] = True
+                    await self.guarded(scope, receive, send)
+                    return
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(
             (API_PREFIX, SOCKET_IO_PREFIX)
         ):
@@ -323,29 +336,13 @@ async def _error(scope: Scope, receive: Receive, send: Send, status: int, code: 
     await error_response(status, code, message)(scope, receive, send)
 
 
-class EdgeEntry:
-    """CORS, then the body limit, then the API edge; a request with neither an Origin header nor a
-    body (which both layers would pass through unchanged) goes straight to the edge."""
-
-    def __init__(self, edge: ASGIApp, guarded: ASGIApp) -> None:
-        self.edge = edge
-        self.guarded = guarded
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, _ in scope["headers"]:
-                if name == b"origin" or name == b"content-length" or name == b"transfer-encoding":
-                    await self.guarded(scope, receive, send)
-                    return
-        await self.edge(scope, receive, send)  # both layers pass anything but HTTP through
-
-
 def edge_stack(settings: GatewaySettings, app: ASGIApp, api_edge: dict[str, Any]) -> ASGIApp:
     """CORS outermost (a preflight costs nothing else), then the body limit, then the API edge, in
-    front of `app` (the gateway's own routes)."""
+    front of `app` (the gateway's own routes). The edge is what the server calls: it sends a
+    request with an Origin header or a body through the other two, which call it back."""
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip() and o.strip() != "*"]
     edge = ApiEdge(app, **api_edge)
-    guarded = CORSMiddleware(
+    edge.guarded = CORSMiddleware(
         BodyLimitMiddleware(edge, max_bytes=settings.max_body_bytes),
         allow_origins=origins,
         allow_credentials=True,
@@ -354,4 +351,4 @@ def edge_stack(settings: GatewaySettings, app: ASGIApp, api_edge: dict[str, Any]
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
-    return EdgeEntry(edge, guarded)
+    return edge

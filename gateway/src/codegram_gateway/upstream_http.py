@@ -66,7 +66,7 @@ class Response:
         parts = []  # taken as it comes, so that reading never pauses for lack of a reader
         while not connection.complete:
             parts.append(connection.take_body())
-            await connection.wait()
+            await connection.more()
         parts.append(connection.take_body())
         return b"".join(parts)
 
@@ -79,7 +79,7 @@ class Response:
             elif connection.complete:
                 return
             else:
-                await connection.wait()
+                await connection.more()
 
     def release(self) -> None:
         """Once; a second call does nothing (the connection may serve someone else by then)."""
@@ -215,18 +215,16 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(head + body if body else head)
 
-    async def wait(self) -> None:
-        """Until the connection has more of the answer; TimeoutError after the read timeout."""
+    def more(self) -> asyncio.Future[None]:
+        """A future done when the connection has more of the answer, failed with TimeoutError
+        after the read timeout (awaited directly: a coroutine level here cost every request)."""
         if self.error is not None:
             raise self.error
         waiter = self._waiter = self.loop.create_future()
         self.deadline = self.loop.time() + self._timeout
         if self.pool.sweep is None:
             self.pool.start_sweep()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
+        return waiter
 
     def take_body(self) -> bytes:
         if self.error is not None and not self.complete:
@@ -317,7 +315,7 @@ class Pool:
         as the client sent them. With `retry`, a request that reached nothing (no connection, or
         a kept connection the service had closed) is sent once more on a new connection."""
         head = self._head(method, target, headers, body)
-        connection = await self._connection()
+        connection = self._kept_connection() or await self._connection()
         try:
             return await self._exchange(connection, head, body, method, read_timeout)
         except Disconnected:
@@ -354,12 +352,29 @@ class Pool:
         try:
             connection.send(head, body, method, read_timeout)
             while not connection.headers_done:
-                await connection.wait()
+                await connection.more()
         except BaseException:
             connection.close()
             self.forget(connection)
             raise
         return Response(connection)
+
+    def _kept_connection(self) -> _Connection | None:
+        """`_connection()` when a kept connection is ready, without a coroutine (the common case
+        of every request); None when one must be opened or waited for."""
+        while self._idle:
+            connection = self._idle.pop()
+            if (
+                connection.closed
+                or connection.received
+                or time.monotonic() - connection.idle_since > self.idle_seconds
+            ):
+                connection.close()
+                self.forget(connection)
+                continue
+            connection.reused = True
+            return connection
+        return None
 
     async def _connection(self, *, fresh: bool = False) -> _Connection:
         """A kept connection (not with `fresh`), or a new one within the cap; past the cap, the
@@ -367,18 +382,8 @@ class Pool:
         deadline = None
         while True:
             now = time.monotonic()
-            while self._idle and not fresh:
-                connection = self._idle.pop()
-                if (
-                    connection.closed
-                    or connection.received
-                    or now - connection.idle_since > self.idle_seconds
-                ):
-                    connection.close()
-                    self.forget(connection)
-                    continue
-                connection.reused = True
-                return connection
+            if not fresh and (kept := self._kept_connection()) is not None:
+                return kept
             if self._open < self.max_connections:
                 break
             if fresh and self._idle:
