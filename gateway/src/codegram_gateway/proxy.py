@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from urllib.parse import quote
 
 import aiohttp
@@ -391,10 +391,10 @@ def with_headers(send: Send, extra: Sequence[tuple[bytes, bytes]]) -> Send:
     if not extra:
         return send
 
-    async def sender(message: Message) -> None:
+    def sender(message: Message) -> Awaitable[None]:  # the server's coroutine, not one more
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", []), *extra]
-        await send(message)
+        return send(message)
 
     return sender
 
