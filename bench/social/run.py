@@ -38,7 +38,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "content"))
 
-from seed import seed
+from seed import seed, settle_writes
 
 from codegram_devstack.fleet import RunningFleet, throwaway_fleet
 from codegram_kit.grpc.client import create_channel
@@ -318,6 +318,7 @@ def main() -> int:
         seed(admin, users, args.items, log=say)
         heavy, followees = users[-1], users[args.sockets : args.sockets + FOLLOWED]
         _seed_social(admin, heavy, followees, args.timeline_cap)
+        settle_writes(admin)  # social's read models too, before the likes
         seed_seconds = time.perf_counter() - began
         say(f"seeded {args.items} items in {seed_seconds:.0f}s")
         tokens = {u: running.fleet.signing_key.mint(u) for u in users}
