@@ -107,6 +107,38 @@ async def test_bad_expired_and_missing_tokens_are_refused_with_a_connect_error(f
     assert (await Client().refusal(fleet.gateway_url, {}))["message"] == "token required"
 
 
+async def test_one_user_holds_at_most_the_cap_of_clients(fleet: RunningFleet) -> None:
+    # SOCKET_IO_MAX_PER_USER (10) per social replica: the gateway cannot count these, since the
+    # token comes after its handshake.
+    key = fleet.fleet.signing_key
+    token = key.mint("sio-greedy")
+    held = [Client() for _ in range(10)]
+    for client in held:
+        await client.connect(fleet.gateway_url, {"token": token})
+        assert client.sio.connected
+    try:
+        refusal = await Client().refusal(fleet.gateway_url, {"token": key.mint("sio-greedy")})
+        assert refusal == {"message": "too many open connections"}
+        other = Client()
+        await other.connect(fleet.gateway_url, {"token": key.mint("sio-modest")})  # others are not held up
+        assert other.sio.connected
+        await other.sio.disconnect()
+
+        await held[0].sio.disconnect()
+        for _ in range(50):  # the server hears the disconnect a moment later
+            again = Client()
+            try:
+                await again.connect(fleet.gateway_url, {"token": token})
+                break
+            except socketio.exceptions.ConnectionError:
+                await asyncio.sleep(0.1)
+        assert again.sio.connected  # a slot given back is taken again
+        held[0] = again
+    finally:
+        for client in held:
+            await client.sio.disconnect()
+
+
 async def test_long_polling_is_refused_cleanly(fleet: RunningFleet) -> None:
     # The stock client's default starts with long-polling: refused (426), it does not connect.
     # Now and then it reports the refusal as aiohttp's "Connection closed." instead of its own

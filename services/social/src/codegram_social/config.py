@@ -25,3 +25,6 @@ class SocialSettings(ServiceSettings):
     # connection and closes it on return (a new backend each time, milliseconds of CPU on both
     # sides), so the pool is sized for the requests a replica serves at once.
     db_pool_size: int = 40
+    # Socket.IO clients one user may hold open on one replica (the gateway cannot count them: the
+    # token travels in the connect packet, after its handshake).
+    socket_io_max_per_user: int = Field(default=10, ge=1)

@@ -36,6 +36,7 @@ from starlette.routing import WebSocketRoute
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Unauthorized
 from codegram_social import realtime
+from codegram_social.config import SocialSettings
 
 log = logging.getLogger("codegram.social.socketio")
 
@@ -106,8 +107,10 @@ class PushRooms:
 class SocketIO:
     """The Socket.IO server of one service process and what it keeps per client."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, max_per_user: int = 10) -> None:
         self.runtime = runtime
+        self.max_per_user = max_per_user
+        self._per_user: dict[str, int] = {}  # clients held or being let in, by user
         self.server = socketio.AsyncServer(
             async_mode="asgi",
             transports=["websocket"],
@@ -133,6 +136,11 @@ class SocketIO:
             grant = realtime.grant_of(token)
         except Unauthorized as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        user_id = principal.user_id
+        held = self._per_user.get(user_id, 0)
+        if held >= self.max_per_user:
+            raise socketio.exceptions.ConnectionRefusedError("too many open connections")
+        self._per_user[user_id] = held + 1  # taken now: two connects at once cannot both pass
         nc = self.runtime.nc
         try:
             if nc is None or not nc.is_connected:
@@ -140,9 +148,13 @@ class SocketIO:
             await self.sessions.watch(nc)
             await self.rooms.join(nc, principal.user_id)
         except Exception as exc:
+            self._give_back(user_id)
             # Without NATS nothing could reach the client, nor end it when its session ends.
             log.warning("real time unavailable", extra={"error": type(exc).__name__})
             raise socketio.exceptions.ConnectionRefusedError("try again later") from None
+        except BaseException:
+            self._give_back(user_id)
+            raise
         await self.server.enter_room(sid, room(principal.user_id))
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[str] = loop.create_future()
@@ -167,6 +179,7 @@ class SocketIO:
         if client is None:
             return
         OPEN_CLIENTS.dec()
+        self._give_back(client.user_id)
         client.expiry.cancel()
         if client.session_id is not None:
             self.sessions.discard(client.user_id, client.session_id, client.ended)
@@ -174,7 +187,17 @@ class SocketIO:
             client.closer.cancel()
         await self.rooms.leave(client.user_id)
 
+    def _give_back(self, user_id: str) -> None:
+        held = self._per_user.get(user_id, 0) - 1
+        if held > 0:
+            self._per_user[user_id] = held
+        else:
+            self._per_user.pop(user_id, None)
+
 
 def route(runtime: ServiceRuntime) -> WebSocketRoute:
     """`/socket.io/` on the service's app (WebSocket only; see the module's docstring)."""
-    return WebSocketRoute(PATH, SocketIO(runtime).app, name="socket.io")
+    settings = runtime.settings
+    assert isinstance(settings, SocialSettings)
+    server = SocketIO(runtime, max_per_user=settings.socket_io_max_per_user)
+    return WebSocketRoute(PATH, server.app, name="socket.io")
