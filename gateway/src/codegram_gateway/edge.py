@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from codegram_gateway.config import GatewaySettings
 from codegram_gateway.proxy import (
     BodyTooLarge,
-    OpenSockets,
     Upstreams,
     accept_and_close,
     deny_handshake,
@@ -24,6 +23,7 @@ from codegram_gateway.proxy import (
 from codegram_gateway.ratelimit import Decision, Rate, RateLimiter
 from codegram_gateway.routes import GATEWAY, Route, RouteTable
 from codegram_kit.web.errors import Unauthorized, error_response
+from codegram_kit.web.sockets import OpenSockets
 from codegram_kit.web.tokens import Principal, TokenVerifier, parse_bearer
 
 API_PREFIX = "/api/v1/"

@@ -35,6 +35,7 @@ from starlette.routing import WebSocketRoute
 
 from codegram_kit.runtime.definition import ServiceRuntime
 from codegram_kit.web.errors import Unauthorized
+from codegram_kit.web.sockets import OpenSockets
 from codegram_social import realtime
 from codegram_social.config import SocialSettings
 
@@ -109,8 +110,7 @@ class SocketIO:
 
     def __init__(self, runtime: ServiceRuntime, *, max_per_user: int = 10) -> None:
         self.runtime = runtime
-        self.max_per_user = max_per_user
-        self._per_user: dict[str, int] = {}  # clients held or being let in, by user
+        self.held = OpenSockets(max_per_user)  # clients held or being let in, by user
         self.server = socketio.AsyncServer(
             async_mode="asgi",
             transports=["websocket"],
@@ -137,10 +137,8 @@ class SocketIO:
         except Unauthorized as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         user_id = principal.user_id
-        held = self._per_user.get(user_id, 0)
-        if held >= self.max_per_user:
+        if not self.held.take(user_id):  # taken now: two connects at once cannot both pass
             raise socketio.exceptions.ConnectionRefusedError("too many open connections")
-        self._per_user[user_id] = held + 1  # taken now: two connects at once cannot both pass
         nc = self.runtime.nc
         try:
             if nc is None or not nc.is_connected:
@@ -148,12 +146,12 @@ class SocketIO:
             await self.sessions.watch(nc)
             await self.rooms.join(nc, principal.user_id)
         except Exception as exc:
-            self._give_back(user_id)
+            self.held.give_back(user_id)
             # Without NATS nothing could reach the client, nor end it when its session ends.
             log.warning("real time unavailable", extra={"error": type(exc).__name__})
             raise socketio.exceptions.ConnectionRefusedError("try again later") from None
         except BaseException:
-            self._give_back(user_id)
+            self.held.give_back(user_id)
             raise
         await self.server.enter_room(sid, room(principal.user_id))
         loop = asyncio.get_running_loop()
@@ -179,20 +177,13 @@ class SocketIO:
         if client is None:
             return
         OPEN_CLIENTS.dec()
-        self._give_back(client.user_id)
+        self.held.give_back(client.user_id)
         client.expiry.cancel()
         if client.session_id is not None:
             self.sessions.discard(client.user_id, client.session_id, client.ended)
         if not client.closer.done() and client.closer is not asyncio.current_task():
             client.closer.cancel()
         await self.rooms.leave(client.user_id)
-
-    def _give_back(self, user_id: str) -> None:
-        held = self._per_user.get(user_id, 0) - 1
-        if held > 0:
-            self._per_user[user_id] = held
-        else:
-            self._per_user.pop(user_id, None)
 
 
 def route(runtime: ServiceRuntime) -> WebSocketRoute:
