@@ -326,9 +326,10 @@ def main() -> int:
         likers = users[args.sockets + FOLLOWED : -1]
         push = asyncio.run(_likes_to_pushes(running.gateway_url, tokens, sockets, likers, args, admin))
         say(f"likes: {push}")
+        stalls = _fleet_stalls(running)
         feed = asyncio.run(_feed(running.gateway_url, tokens[heavy], args.requests, args.concurrency))
 
-    report = _report(args, push, feed, seed_seconds)
+    report = _report(args, push, feed, seed_seconds, stalls)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = (args.report or results / f"social-{dt.date.today().isoformat()}.md").resolve()
@@ -340,8 +341,28 @@ def main() -> int:
     return 0
 
 
+def _fleet_stalls(running: RunningFleet) -> list[tuple[str, str, str, float]]:
+    """The pauses the fleet's processes reported so far (codegram_kit.runtime.stalls warnings):
+    (time, process, what, milliseconds), longest first."""
+    found = []
+    for name, path in running.logs.items():
+        for line in path.read_text(errors="replace").splitlines():
+            if '"codegram.stalls"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            found.append((record["time"], name, record["message"], float(record["stall_ms"])))
+    return sorted(found, key=lambda stall: -stall[3])
+
+
 def _report(
-    args: argparse.Namespace, push: dict[str, Any], feed: dict[str, dict[str, float]], seeded: float
+    args: argparse.Namespace,
+    push: dict[str, Any],
+    feed: dict[str, dict[str, float]],
+    seeded: float,
+    stalls: list[tuple[str, str, str, float]],
 ) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     lines = [
@@ -369,6 +390,13 @@ def _report(
     ]
     for name, r in feed.items():
         lines.append(f"| {name} | {r['n']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['non_200']} |")
+    title = "Pauses over 100 ms the fleet's processes reported, from start to the end of the likes:"
+    lines += ["", title, ""]
+    if stalls:
+        lines += ["| time | process | what | ms |", "| --- | --- | --- | --- |"]
+        lines += [f"| {at} | {name} | {what} | {ms:.1f} |" for at, name, what, ms in stalls[:20]]
+    else:
+        lines.append("none")
     return "\n".join(lines) + "\n"
 
 
