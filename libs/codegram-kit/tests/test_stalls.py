@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
+from codegram_kit.runtime.context import current_request_id, request_id_var
 from codegram_kit.runtime.stalls import StallWatch, settle_heap
 
 
@@ -61,16 +62,27 @@ async def test_collections_are_timed_and_a_long_one_is_warned_about(caplog: pyte
         await quiet.stop()
 
     watch = StallWatch("stall-tests-gc", warn_after=0)  # every pause is "long"
+    warned_in: list[str | None] = []
+    warn = watch._warn
+
+    def spy(*args: object) -> None:
+        warned_in.append(current_request_id())
+        warn(*args)  # type: ignore[arg-type]
+
+    watch._warn = spy  # type: ignore[method-assign]
     watch.start()
+    token = request_id_var.set("a-request-that-happened-to-allocate")
     try:
         with caplog.at_level(logging.WARNING, logger="codegram.stalls"):
             gc.collect()
             await asyncio.sleep(0)  # the warning is written on the loop, after the collection
     finally:
+        request_id_var.reset(token)
         await watch.stop()
     warnings = [r for r in caplog.records if r.name == "codegram.stalls"]
     assert warnings and warnings[0].getMessage() == "garbage collection paused the process"
     assert warnings[0].generation == 2  # type: ignore[attr-defined]
+    assert warned_in and set(warned_in) == {None}  # the process's pause, not the request's
 
 
 async def test_a_stopped_watch_leaves_the_collector_alone() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import logging
 import time
@@ -74,11 +75,13 @@ class StallWatch:
         generation = info["generation"]
         self._pauses[generation].observe(paused)
         if paused > self.warn_after:
-            # Not logged from inside the collector: a line written from a callback could allocate
-            # and log while the collector runs.
+            # Not logged from inside the collector (a line written from a callback could allocate
+            # and log while the collector runs), and outside the request whose allocation happened
+            # to start the collection: the pause is the process's, not that request's.
             loop = _running_loop()
             if loop is not None:
-                loop.call_soon(self._warn, "garbage collection paused the process", paused, generation)
+                message = "garbage collection paused the process"
+                loop.call_soon(self._warn, message, paused, generation, context=contextvars.Context())
 
     async def _watch(self) -> None:
         while True:
