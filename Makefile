@@ -61,6 +61,7 @@ test: venv $(KUBECTL)
 lint: venv $(BUF) $(KUBECTL) $(MANIFEST_LINT)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(BUF) lint
 	@against='$(BUF_AGAINST)'; \
 	if [ -z "$$against" ]; then \

@@ -271,7 +271,7 @@ async def search_content(
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response:
     fan_out: SearchFanOut = request.app.state.search
-    types = [type] if type else (["snippet"] if language else ["snippet", "doc"])
+    types: list[str] = [type] if type else (["snippet"] if language else ["snippet", "doc"])
     page = await fan_out.search(
         request,
         q=q,

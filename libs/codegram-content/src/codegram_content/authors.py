@@ -36,7 +36,7 @@ from codegram_proto.codegram.events.v1 import users_pb2 as user_events
 
 USER_CREATED = "codegram.users.user.created"
 USER_UPDATED = "codegram.users.user.updated"
-_MESSAGES = {USER_CREATED: user_events.UserCreated, USER_UPDATED: user_events.UserUpdated}
+_MESSAGES: dict[str, Any] = {USER_CREATED: user_events.UserCreated, USER_UPDATED: user_events.UserUpdated}
 
 
 def authors_table(metadata: sa.MetaData) -> sa.Table:

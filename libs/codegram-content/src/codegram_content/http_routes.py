@@ -6,7 +6,7 @@ FastAPI reads each endpoint's types, and those are the kind's own schemas.
 """
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
@@ -92,7 +92,7 @@ AuthorName = Annotated[str | None, Query(max_length=100)]
 Sort = Literal["recent", "popular"]
 
 
-def _path_id(name: str) -> Callable[..., str]:
+def _path_id(name: str) -> Callable[..., Awaitable[str]]:
     """A dependency reading the path parameter `name` (`snippet_id`): FastAPI names path parameters
     after the endpoint's arguments, and each kind keeps its own name in the public API."""
 
@@ -218,8 +218,11 @@ def content_routers(kind: ContentKind) -> ContentRouters:
         return etag_json(request, kind.read(await service.get(item_id, viewer_id(principal))))
 
     async def update(
-        item_id: ItemId, body: Update, principal: CurrentPrincipal, service: Service
-    ) -> BaseModel:  # type: ignore[valid-type]
+        item_id: ItemId,
+        body: Update,  # type: ignore[valid-type]
+        principal: CurrentPrincipal,
+        service: Service,
+    ) -> BaseModel:
         changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         return kind.read(await service.update(item_id, principal.user_id, changes))
 

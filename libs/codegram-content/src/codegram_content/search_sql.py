@@ -154,7 +154,7 @@ def ranked_page(
     scored = sa.select(candidates.c.id, candidates.c.created_at, score).subquery("scored")
     page = sa.select(scored)
     if after is not None:
-        page = page.where(sa.tuple_(scored.c.score, scored.c.created_at, scored.c.id) < sa.tuple_(*after))
+        page = page.where(sa.tuple_(scored.c.score, scored.c.created_at, scored.c.id) < sa.tuple_(*after))  # type: ignore[arg-type]
     return page.order_by(*rank_order(scored)).limit(limit).subquery("ranked")
 
 

@@ -10,6 +10,7 @@ announced one by one, and nothing is left to count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from codegram_proto.codegram.events.v1 import social_pb2
 
 LIKE_EVENTS = ["codegram.social.like.created", "codegram.social.like.deleted"]
 COMMENT_EVENTS = ["codegram.social.comment.created", "codegram.social.comment.deleted"]
-_MESSAGES = {
+_MESSAGES: dict[str, tuple[Any, str, int]] = {
     "codegram.social.like.created": (social_pb2.LikeCreated, "likes_count", 1),
     "codegram.social.like.deleted": (social_pb2.LikeDeleted, "likes_count", -1),
     "codegram.social.comment.created": (social_pb2.CommentCreated, "comments_count", 1),

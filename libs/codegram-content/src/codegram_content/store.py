@@ -85,7 +85,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 def item_from_row(cls: type[ItemT], row: Any) -> ItemT:
     """The item of a row read through the session (`sa.Row`) or the fast reads (an asyncpg record)."""
     mapping = row._mapping if isinstance(row, sa.Row) else row
-    values = {name: mapping[name] for name in _field_names(cls)}
+    values = {name: mapping[name] for name in _field_names(cls)}  # type: ignore[arg-type]
     values["tags"] = tuple(values["tags"])
     return cls(**values)
 
@@ -102,7 +102,7 @@ def public_list(
     query = sa.select(*columns).where(is_public(table), *where)
     key = table.c.created_at if order == "recent" else table.c.likes_count
     if after is not None:
-        query = query.where(sa.tuple_(key, table.c.id) < sa.tuple_(*after))
+        query = query.where(sa.tuple_(key, table.c.id) < sa.tuple_(*after))  # type: ignore[arg-type]
     return query.order_by(key.desc(), table.c.id.desc()).limit(limit)
 
 
@@ -120,7 +120,7 @@ def author_list(
     if public_only:
         query = query.where(is_public(table))
     if after is not None:
-        query = query.where(sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(*after))
+        query = query.where(sa.tuple_(table.c.created_at, table.c.id) < sa.tuple_(*after))  # type: ignore[arg-type]
     return query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
 
 
@@ -308,7 +308,9 @@ class ContentRows(Generic[ItemT]):
             where = filters.where()
             if author_id is not None:
                 where.append(self.table.c.author_id == sa.bindparam("author_id", type_=sa.Uuid))
-            key_type = sa.DateTime(timezone=True) if order == "recent" else sa.BigInteger()
+            key_type: sa.types.TypeEngine[Any] = (
+                sa.DateTime(timezone=True) if order == "recent" else sa.BigInteger()
+            )
             bound_after = None
             if after is not None:
                 bound_after = (

@@ -161,7 +161,7 @@ class ContentService(Generic[ItemT, FiltersT]):
         # to ask for: no tasks to gather then).
         authors = self._authors_of({i.author_id for i in found}, known or {})
         if viewer is None or self.social is None or not found:
-            by_id, liked = await authors, set()
+            by_id, liked = await authors, set[str]()
         else:
             by_id, liked = await asyncio.gather(authors, self._liked(found, viewer))
         return [Authored(i, by_id[i.author_id], str(i.id) in liked) for i in found]

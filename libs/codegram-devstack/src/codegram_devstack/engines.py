@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("codegram.devstack")
 
@@ -87,7 +88,7 @@ def _spawn(args: list[str], log_file: Path, **kwargs: object) -> subprocess.Pope
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)  # type: ignore[call-overload]
 
 
-def _pg_user_kwargs(data_dir: Path) -> dict[str, object]:
+def _pg_user_kwargs(data_dir: Path) -> dict[str, Any]:
     if os.geteuid() != 0:
         return {}
     from pgserver.utils import ensure_prefix_permissions, ensure_user_exists

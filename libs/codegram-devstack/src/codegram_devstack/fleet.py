@@ -23,6 +23,7 @@ import httpx
 from codegram_clients import registry
 from codegram_devstack import engines
 from codegram_devstack.bootstrap import DATABASE, bootstrap
+from codegram_devstack.engines import Engine
 from codegram_devstack.tokens import TestSigningKey
 
 log = logging.getLogger("codegram.devstack")
@@ -129,10 +130,10 @@ class Fleet:
             self.engines.append(redis)
             self.redis_url = redis.url
 
-    def engine(self, name: str) -> engines.Engine:
+    def engine(self, name: str) -> Engine:
         return next(e for e in self.engines if e.name == name)
 
-    def restart_engine(self, name: str) -> engines.Engine:
+    def restart_engine(self, name: str) -> Engine:
         """Start an engine again on its own port and data, stopping it first if it still runs
         (outage tests stop or kill one, then bring it back where the processes expect it)."""
         index = next(i for i, e in enumerate(self.engines) if e.name == name)

@@ -233,12 +233,12 @@ def create_app(
                 extra = (
                     {"Retry-After": str(secondary.retry_after)} if secondary.retry_after is not None else {}
                 )
-                body = {
+                refusal = {
                     "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
                     "before you try again.",
                     "documentation_url": DOCS_URL,
                 }
-                return JSONResponse(body, 403, headers=extra)
+                return JSONResponse(refusal, 403, headers=extra)
         if used >= limit:
             return limited(headers, state.window_reset, key)
         response: Response = await call_next(request)

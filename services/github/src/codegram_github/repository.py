@@ -115,7 +115,7 @@ class AccountRepository:
 
     async def signed_in(self, user_id: UUID, at: datetime) -> bool:
         """Record a sign-in; whether this user is new here."""
-        query = (
+        query: Any = (
             insert(accounts)
             .values(user_id=user_id, first_signed_in_at=at, last_signed_in_at=at)
             .on_conflict_do_update(
@@ -181,7 +181,7 @@ class RepoRepository:
         query = sa.select(repositories).where(repositories.c.user_id == user_id)
         query = query.order_by(column.desc(), repositories.c.github_id.desc()).limit(limit)
         if after is not None:
-            query = query.where(sa.tuple_(column, repositories.c.github_id) < sa.tuple_(*after))
+            query = query.where(sa.tuple_(column, repositories.c.github_id) < sa.tuple_(*after))  # type: ignore[arg-type]
         rows = (await self.session.execute(query)).all()
         return [_repo(r) for r in rows]
 

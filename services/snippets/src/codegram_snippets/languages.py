@@ -211,5 +211,5 @@ def detect(code: str) -> str:
 
 
 _TABLE_ORDER: dict[str, int] = {}
-for _lang, _, _ in _EVIDENCE:
-    _TABLE_ORDER.setdefault(_lang, len(_TABLE_ORDER))
+for _entry in _EVIDENCE:
+    _TABLE_ORDER.setdefault(_entry[0], len(_TABLE_ORDER))

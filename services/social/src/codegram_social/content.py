@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -274,7 +275,7 @@ def facts_of_event(subject: str, data: bytes) -> tuple[ContentFacts, str]:
     kind: ContentKind
     if service == "snippets":
         kind = "snippet"
-        messages = {
+        messages: dict[str, Any] = {
             "created": snippets_pb2.SnippetCreated,
             "updated": snippets_pb2.SnippetUpdated,
             "deleted": snippets_pb2.SnippetDeleted,
@@ -283,7 +284,7 @@ def facts_of_event(subject: str, data: bytes) -> tuple[ContentFacts, str]:
         item_id = raw.snippet_id
     else:
         kind = "doc"
-        doc_messages = {
+        doc_messages: dict[str, Any] = {
             "created": docs_pb2.DocCreated,
             "updated": docs_pb2.DocUpdated,
             "deleted": docs_pb2.DocDeleted,

@@ -288,7 +288,7 @@ class CommentService:
             .limit(limit + 1)
         )
         if after is not None:
-            query = query.where(sa.tuple_(c.created_at, c.id) > sa.tuple_(*after))
+            query = query.where(sa.tuple_(c.created_at, c.id) > sa.tuple_(*after))  # type: ignore[arg-type]
         async with self.db.unit_of_work() as session:
             rows = [_CommentRow(**r._mapping) for r in (await session.execute(query)).all()]
         page = rows[:limit]

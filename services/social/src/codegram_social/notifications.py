@@ -221,7 +221,7 @@ class NotificationService:
         if unread_only:
             query = query.where(sa.not_(n.read))
         if after is not None:
-            query = query.where(sa.tuple_(n.created_at, n.id) < sa.tuple_(*after))
+            query = query.where(sa.tuple_(n.created_at, n.id) < sa.tuple_(*after))  # type: ignore[arg-type]
         async with self.db.unit_of_work() as session:
             rows = (await session.execute(query)).all()
         page = rows[:limit]
@@ -236,7 +236,7 @@ class NotificationService:
         included; only actors the authors read model lacks are asked for (one batched call)."""
         cursor = (await driver(session)).cursor(row_factory=namedtuple_row)
         await cursor.execute(_MANY, (ids,))
-        rows = await cursor.fetchall()
+        rows: list[Any] = await cursor.fetchall()
         actors = {
             r.actor_id: Author(r.actor_id, r.username, r.full_name, r.avatar_url)
             for r in rows
@@ -290,7 +290,7 @@ class NotificationService:
         if after is not None:
             if len(after[1]) > 120:
                 raise bad_cursor()
-            query = query.where(sa.tuple_(groups.c.latest_at, groups.c.group_key) < sa.tuple_(*after))
+            query = query.where(sa.tuple_(groups.c.latest_at, groups.c.group_key) < sa.tuple_(*after))  # type: ignore[arg-type]
         async with self.db.unit_of_work() as session:
             rows = (await session.execute(query)).all()
         found = [
@@ -301,7 +301,7 @@ class NotificationService:
                 subject_id=r.subject_id,
                 title=r.title,
                 actor_ids=list(dict.fromkeys(r.actor_ids))[:GROUP_SAMPLE],
-                count=r.count,
+                count=r.count,  # type: ignore[arg-type]  # a Row's column named count
                 read=r.read,
                 latest_at=r.latest_at,
             )

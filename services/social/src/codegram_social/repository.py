@@ -63,7 +63,7 @@ class FollowRepository:
             .limit(limit)
         )
         if after is not None:
-            query = query.where(sa.tuple_(follows.c.created_at, other) < sa.tuple_(*after))
+            query = query.where(sa.tuple_(follows.c.created_at, other) < sa.tuple_(*after))  # type: ignore[arg-type]
         rows = (await self.session.execute(query)).all()
         return [FollowRow(user_id=r.user_id, created_at=r.created_at) for r in rows]
 

@@ -70,7 +70,7 @@ class _Compiled:
     __slots__ = ("compiled", "defaults", "names", "sql")
 
     def __init__(self, statement: sa.Executable, key: Any) -> None:
-        self.compiled = _DIALECT.statement_compiler(_DIALECT, statement, cache_key=key)
+        self.compiled = _DIALECT.statement_compiler(_DIALECT, statement, cache_key=key)  # type: ignore[arg-type]
         self.sql = str(self.compiled)
         self.names = tuple(self.compiled.positiontup or ())
         self.defaults: dict[str, Any] = {}
@@ -104,7 +104,7 @@ class FastReads:
         """The SQL of `statement`'s shape and its values in order."""
         if isinstance(statement, Shaped):
             return self._shaped(statement)
-        key = statement._generate_cache_key()  # SQLAlchemy's own statement cache key
+        key = statement._generate_cache_key()  # type: ignore[attr-defined]  # SQLAlchemy's own statement cache key
         if key is None:  # a statement SQLAlchemy cannot cache: compiled each time
             one = _Compiled(statement, None)
             params = one.compiled.construct_params()

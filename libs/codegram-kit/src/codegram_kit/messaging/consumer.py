@@ -362,7 +362,7 @@ class IdempotentConsumer:
                 raw = await self.js.get_msg(STREAM_NAME, seq=seq, subject=self.dead_letters, next=True)
             except NotFoundError:
                 return outcome
-            seq = raw.seq + 1
+            seq = (raw.seq or seq) + 1
             dead = dict(raw.headers or {})
             original_headers = {k: v for k, v in dead.items() if k not in _DEAD_LETTER_HEADERS}
             original_headers[MSG_ID_HEADER] = dead.get(DEAD_LETTER_EVENT_ID, "")

@@ -76,6 +76,7 @@ async def ensure_stream(js: JetStreamContext) -> None:
 
 async def apply_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream `config` names, or bring an existing one to `config`."""
+    assert config.name is not None, "a stream is created by name"
     try:
         await js.stream_info(config.name)
         await js.update_stream(config)

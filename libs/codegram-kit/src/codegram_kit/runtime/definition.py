@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -267,7 +268,7 @@ def build_service_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         grpc_server = GrpcServer(settings.service_name, settings.grpc_port)
         for registrar in grpc_registrars:
-            grpc_server.register(lambda server, r=registrar: r(runtime, server))
+            grpc_server.register(functools.partial(registrar, runtime))
         await grpc_server.start()
         await runtime.start_messaging(consumers, jobs, periodic)
         stalls = StallWatch(settings.service_name)

@@ -65,5 +65,5 @@ class ServiceSettings(BaseProcessSettings):
     shutdown_grace_seconds: float = 10.0
 
     @property
-    def schema(self) -> str:
+    def schema(self) -> str:  # type: ignore[override]  # pydantic's deprecated schema()
         return self.db_schema or self.service_name

@@ -167,7 +167,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
-        return error_response(exc.status_code, code, message, headers=headers)
+        return error_response(exc.status_code, code, message, headers=dict(headers) if headers else None)
 
 
 def allowed_methods(request: Request) -> str:

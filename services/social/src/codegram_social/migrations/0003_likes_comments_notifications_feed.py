@@ -6,6 +6,7 @@ Create Date: 2026-11-28
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 SCHEMA = "social"
 
 
-def _created_at() -> sa.Column[object]:
+def _created_at() -> sa.Column[Any]:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
