@@ -139,6 +139,24 @@ async def test_one_user_holds_at_most_the_cap_of_clients(fleet: RunningFleet) ->
             await client.sio.disconnect()
 
 
+async def test_connects_at_once_cannot_pass_the_cap_together(fleet: RunningFleet) -> None:
+    # Each connect takes its slot before it waits on anything, so twelve at once let in ten.
+    token = fleet.fleet.signing_key.mint("sio-rush")
+    clients = [Client() for _ in range(12)]
+    outcomes = await asyncio.gather(
+        *(client.connect(fleet.gateway_url, {"token": token}) for client in clients), return_exceptions=True
+    )
+    try:
+        assert sum(client.sio.connected for client in clients) == 10
+        refused = [c for c, outcome in zip(clients, outcomes, strict=True) if outcome is not None]
+        assert len(refused) == 2
+        assert all(isinstance(o, socketio.exceptions.ConnectionError) for o in outcomes if o is not None)
+        assert [c.refusals for c in refused] == [[{"message": "too many open connections"}]] * 2
+    finally:
+        for client in clients:
+            await client.sio.disconnect()
+
+
 async def test_long_polling_is_refused_cleanly(fleet: RunningFleet) -> None:
     # The stock client's default starts with long-polling: refused (426), it does not connect.
     # Now and then it reports the refusal as aiohttp's "Connection closed." instead of its own
